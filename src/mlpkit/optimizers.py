@@ -20,12 +20,16 @@ from .errors import ParameterError
 def _check_range(
     name: str, value: float, low: float, high: float, *, low_open: bool
 ) -> float:
+    """Return ``value`` as a float, or raise ParameterError outside the range.
+
+    The range is ``(low, high]`` when ``low_open`` and ``[low, high]`` otherwise.
+    """
     value = float(value)
-    below = value <= low if low_open else value < low
-    if not np.isfinite(value) or below or value > high and high != np.inf:
+    above_low = value > low if low_open else value >= low
+    if not (np.isfinite(value) and above_low and value <= high):
         bracket = "(" if low_open else "["
         raise ParameterError(
-            f"{name} must be in {bracket}{low}, {high}); received: {name}={value!r}"
+            f"{name} must be in {bracket}{low}, {high}]; received: {name}={value!r}"
         )
     return value
 

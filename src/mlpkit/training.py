@@ -69,7 +69,7 @@ class StoppingRule:
 
 @dataclass
 class EpochRecord:
-    """What one epoch measured: losses and the task's metrics."""
+    """Losses and task metrics measured after one epoch."""
 
     epoch: int
     train_loss: float
@@ -86,7 +86,7 @@ class History:
     records : list of EpochRecord
         One record per epoch, in order; ``epoch`` counts from 1.
     best_epoch : int
-        The epoch whose weights the network holds after training.
+        The epoch whose weights the network has after training.
     converged : bool
         Whether the stopping rule ended training before ``max_epochs``.
     monitor : str

@@ -1,0 +1,222 @@
+"""Tables and lines that the ``mlpkit`` command prints, built with rich."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from rich.text import Text
+
+from ..metrics import METRIC_LABELS
+from ..model import MLP
+from ..preprocessing import NUMERIC, TabularPreprocessor
+from ..training import EpochCallback, EpochRecord
+
+logger = logging.getLogger(__name__)
+
+
+def print_text(console: Console, text: str | Text) -> None:
+    """Print ``text`` without markup, highlighting or wrapping at the console width."""
+    console.print(text, markup=False, highlight=False, soft_wrap=True)
+
+
+def print_line(console: Console, label: str, style: str, message: str) -> None:
+    """Print ``label: message`` as one line, with the label styled."""
+    print_text(console, Text.assemble((f"{label}: ", style), message))
+
+
+@contextmanager
+def reported_warnings(err: Console) -> Iterator[None]:
+    """Collect the warnings raised inside the block and print each once, as one line.
+
+    mlpkit's own warnings print their message alone. Others add their category.
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            yield
+        finally:
+            printed: set[str] = set()
+            for warning in caught:
+                message = str(warning.message)
+                if not warning.category.__module__.startswith("mlpkit"):
+                    message += f" ({warning.category.__name__})"
+                if message not in printed:
+                    printed.add(message)
+                    print_line(err, "warning", "bold yellow", message)
+
+
+def stderr_is_terminal() -> bool:
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def format_number(value: float | None) -> str:
+    if value is None:
+        return "–"
+    return f"{value:.4g}"
+
+
+def format_record(record: EpochRecord) -> str:
+    """Describe one epoch: its losses and metrics."""
+    parts = [f"train loss {format_number(record.train_loss)}"]
+    if record.validation_loss is not None:
+        parts.append(f"validation loss {format_number(record.validation_loss)}")
+    for key, value in record.metrics.items():
+        parts.append(f"{METRIC_LABELS.get(key, key)} {format_number(value)}")
+    return ", ".join(parts)
+
+
+@contextmanager
+def epoch_progress(
+    err: Console, max_epochs: int, enabled: bool
+) -> Iterator[EpochCallback | None]:
+    """Show a progress bar on stderr and yield the callback that advances it."""
+    if not enabled:
+        yield None
+        return
+    progress = Progress(
+        TextColumn("epoch {task.completed:.0f}/{task.total:.0f}"),
+        BarColumn(),
+        TextColumn("{task.fields[record]}", markup=False),
+        TimeElapsedColumn(),
+        console=err,
+    )
+    with progress:
+        task_id = progress.add_task("training", total=max_epochs, record="")
+
+        def on_epoch_end(record: EpochRecord) -> None:
+            progress.update(
+                task_id, completed=record.epoch, record=format_record(record)
+            )
+
+        yield on_epoch_end
+
+
+def metric_rows(scores: dict[str, float], loss_name: str) -> list[tuple[str, str]]:
+    """Return (label, value) rows for a loss and metrics dict from MLP.evaluate."""
+    rows = []
+    for key, value in scores.items():
+        label = f"loss ({loss_name})" if key == "loss" else METRIC_LABELS.get(key, key)
+        rows.append((label, format_number(value)))
+    return rows
+
+
+def training_table(
+    model: MLP, test_scores: dict[str, float] | None, n_test: int
+) -> Table:
+    """Tabulate the test metrics and the best epoch's monitored metrics."""
+    history = model.history_
+    loss_name = model.network_.loss.name.replace("_", " ")
+    table = Table(title="held-out metrics")
+    table.add_column("metric")
+    columns: list[dict[str, str]] = []
+    if test_scores is not None:
+        table.add_column(f"test ({n_test} rows)", justify="right")
+        columns.append(dict(metric_rows(test_scores, loss_name)))
+
+    best = history.best
+    if best is not None:
+        loss = best.validation_loss
+        if loss is None:
+            loss = best.train_loss
+        monitored = {"loss": loss, **best.metrics}
+        where = "validation" if history.monitor == "validation_loss" else "training"
+        table.add_column(f"{where} (epoch {best.epoch})", justify="right")
+        columns.append(dict(metric_rows(monitored, loss_name)))
+
+    labels: list[str] = []
+    for column in columns:
+        labels.extend(label for label in column if label not in labels)
+    for label in labels:
+        table.add_row(label, *(column.get(label, "–") for column in columns))
+    return table
+
+
+def convergence_text(model: MLP) -> str:
+    history = model.history_
+    if history.converged:
+        monitored = history.monitor.replace("_", " ")
+        return f"yes, the {monitored} stopped improving after {history.epochs} epochs"
+    return f"no, training reached the maximum of {model.max_epochs} epochs"
+
+
+def layers_table(model: MLP) -> Table:
+    network = model.network_
+    table = Table(title="layers")
+    table.add_column("layer")
+    table.add_column("units", justify="right")
+    table.add_column("activation")
+    table.add_column("parameters", justify="right")
+    table.add_row("input", str(network.layer_sizes[0]), "–", "–")
+    last = len(network.layers) - 1
+    for index, layer in enumerate(network.layers):
+        name = "output" if index == last else f"hidden {index + 1}"
+        table.add_row(
+            name,
+            str(layer.n_out),
+            layer.activation.name,
+            f"{layer.parameter_count:,}",
+        )
+    table.add_section()
+    table.add_row("total", "", "", f"{network.n_parameters:,}")
+    return table
+
+
+def preprocessing_table(preprocessor: TabularPreprocessor) -> Table:
+    table = Table(title=f"input columns (standardize={preprocessor.standardize})")
+    for name in ("column", "kind", "missing in training", "summary"):
+        table.add_column(name)
+    for entry in preprocessor.describe():
+        if entry["kind"] == NUMERIC:
+            mean = format_number(entry["mean"])
+            summary = f"mean {mean}, std {format_number(entry['std'])}"
+        else:
+            summary = (
+                f"{entry['n_categories']} categories, most frequent "
+                f"{entry['most_frequent']!r}"
+            )
+        table.add_row(entry["name"], entry["kind"], str(entry["n_missing"]), summary)
+    return table
+
+
+def settings_table(model: MLP) -> Table:
+    table = Table(title="training settings")
+    table.add_column("setting")
+    table.add_column("value")
+    for name, value in model.get_settings().items():
+        table.add_row(name, str(value))
+    return table
+
+
+def task_text(model: MLP) -> str:
+    """Describe the task, its target columns and, for classification, the classes."""
+    names = model.target_encoder_.target_names_
+    noun = "column" if len(names) == 1 else "columns"
+    text = f"{model.task_}, target {noun} {', '.join(names)}"
+    if model.classes_ is not None:
+        classes = ", ".join(str(label) for label in model.classes_)
+        text += f", {len(model.classes_)} classes: {classes}"
+    return text
+
+
+def history_text(model: MLP) -> list[str]:
+    history = model.history_
+    lines = [f"epochs run: {history.epochs} of at most {model.max_epochs}"]
+    if history.best is not None:
+        lines.append(
+            f"best epoch: {history.best.epoch} ({format_record(history.best)})"
+        )
+    lines.append(f"converged: {convergence_text(model)}")
+    return lines
+
+
+# Commands

@@ -1,0 +1,92 @@
+"""The ``mlpkit`` command: train, predict, evaluate and inspect models from a shell.
+
+Each command is a short function over :class:`~mlpkit.model.MLP`. The command line
+alone writes to the terminal: result tables and predictions go to stdout, progress,
+warnings and errors to stderr. An :class:`~mlpkit.errors.MlpkitError` ends the
+command with one line ``error: <message>`` and exit status 2, like an argparse
+usage error; ``--debug`` shows its traceback instead. Other exceptions are bugs and
+propagate with their traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+from rich.console import Console
+from rich.logging import RichHandler
+
+from ..errors import MlpkitError
+from .commands import run_evaluate, run_info, run_predict, run_train
+from .display import print_line, reported_warnings
+from .parser import EXIT_INTERRUPTED, EXIT_USAGE, build_parser
+
+Command = Callable[[argparse.Namespace, Console, Console], None]
+
+COMMANDS: dict[str, Command] = {
+    "train": run_train,
+    "predict": run_predict,
+    "evaluate": run_evaluate,
+    "info": run_info,
+}
+"""The function that runs each command, by the name given on the command line."""
+
+logger = logging.getLogger(__name__)
+
+
+@contextmanager
+def logging_to_stderr(debug: bool, err: Console) -> Iterator[None]:
+    """Send mlpkit's log records to stderr inside the block, then restore the logger.
+
+    WARNING and above are shown, or every record with ``debug``. Restoring keeps
+    repeated in-process calls of :func:`main` from stacking handlers.
+    """
+    package_logger = logging.getLogger("mlpkit")
+    previous_level = package_logger.level
+    handler = RichHandler(console=err, show_path=False, show_time=False)
+    package_logger.addHandler(handler)
+    package_logger.setLevel(logging.DEBUG if debug else logging.WARNING)
+    try:
+        yield
+    finally:
+        package_logger.removeHandler(handler)
+        package_logger.setLevel(previous_level)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the ``mlpkit`` command on ``argv`` (default: sys.argv[1:]).
+
+    Returns the exit status: 0 on success, 2 for usage errors and MlpkitError, and
+    130 after Ctrl-C.
+    """
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_request:
+        # argparse exits with 2 after a usage error and with 0 after --help.
+        if isinstance(exit_request.code, int):
+            return exit_request.code
+        return 0 if exit_request.code is None else EXIT_USAGE
+
+    out = Console()
+    err = Console(stderr=True)
+    run = COMMANDS[args.command]
+    try:
+        with logging_to_stderr(args.debug, err), reported_warnings(err):
+            run(args, out, err)
+    except MlpkitError as error:
+        if args.debug:
+            raise
+        print_line(err, "error", "bold red", str(error))
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print_line(err, "error", "bold red", "interrupted")
+        return EXIT_INTERRUPTED
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

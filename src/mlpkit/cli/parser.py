@@ -1,0 +1,307 @@
+"""Argument parsing for the ``mlpkit`` command: commands, options and defaults."""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import logging
+import math
+from pathlib import Path
+from typing import Any
+
+from .. import __version__
+from ..activations import HIDDEN_ACTIVATIONS
+from ..datasets import DATASET_NAMES
+from ..model import MLP
+from ..optimizers import OPTIMIZERS
+from ..tasks import TASKS
+
+logger = logging.getLogger(__name__)
+
+
+EXIT_USAGE = 2
+"""Exit status for an MlpkitError, the same as argparse uses for usage errors."""
+
+EXIT_INTERRUPTED = 130
+"""Exit status after Ctrl-C: 128 plus SIGINT (2), as shells report it."""
+
+DEFAULT_DATASET = "digits"
+DEFAULT_MODEL_PATH = "model.mlpkit"
+DEFAULT_TEST_FRACTION = 0.2
+
+MLP_DEFAULTS = {
+    name: parameter.default
+    for name, parameter in inspect.signature(MLP).parameters.items()
+}
+"""Defaults of the MLP constructor, shown as the defaults of the train options."""
+
+# Parsing the command line
+
+
+def parse_hidden_layers(text: str) -> tuple[int, ...]:
+    """Parse ``--hidden``: comma-separated unit counts, or an empty string for none."""
+    if not text.strip():
+        return ()
+    sizes = []
+    for part in text.split(","):
+        try:
+            units = int(part)
+        except ValueError:
+            units = 0
+        if units < 1:
+            raise argparse.ArgumentTypeError(
+                f"invalid layer size {part.strip()!r} in {text!r}; pass positive "
+                "integers separated by commas, such as 64,32"
+            )
+        sizes.append(units)
+    return tuple(sizes)
+
+
+def parse_fraction(text: str) -> float:
+    """Parse a share of rows in [0, 1)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0.0 <= value < 1.0:
+        raise argparse.ArgumentTypeError(
+            f"invalid fraction {text!r}; pass a number from 0 up to, but excluding, 1"
+        )
+    return value
+
+
+def parse_target_names(values: list[str] | None) -> list[str]:
+    """Flatten repeated and comma-separated ``--target`` values, dropping repeats."""
+    names: list[str] = []
+    for value in values or []:
+        for part in value.split(","):
+            name = part.strip()
+            if name and name not in names:
+                names.append(name)
+    return names
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the ``mlpkit`` parser with its four commands."""
+    parser = argparse.ArgumentParser(
+        prog="mlpkit",
+        description="Train multilayer perceptrons on tabular data and use them.",
+    )
+    parser.add_argument("--version", action="version", version=f"mlpkit {__version__}")
+    _add_global_options(parser, default=False)
+    # The commands repeat the global options so that they work after the command
+    # name too. Their SUPPRESS default keeps a flag given before the command.
+    common = argparse.ArgumentParser(add_help=False)
+    _add_global_options(common, default=argparse.SUPPRESS)
+
+    commands = parser.add_subparsers(
+        title="commands", metavar="COMMAND", dest="command"
+    )
+    commands.required = True
+    _add_train_parser(commands, common)
+    _add_predict_parser(commands, common)
+    _add_evaluate_parser(commands, common)
+    _add_info_parser(commands, common)
+    return parser
+
+
+def _add_global_options(parser: argparse.ArgumentParser, default: Any) -> None:
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        default=default,
+        help="show tracebacks and DEBUG log messages",
+    )
+    parser.add_argument(
+        "--quiet",
+        action="store_true",
+        default=default,
+        help="show no progress bar and only the essential output",
+    )
+
+
+def _add_command(
+    commands: Any, name: str, common: argparse.ArgumentParser, help_text: str
+) -> argparse.ArgumentParser:
+    return commands.add_parser(
+        name,
+        parents=[common],
+        help=help_text,
+        description=help_text,
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+
+
+def _add_train_parser(commands: Any, common: argparse.ArgumentParser) -> None:
+    parser = _add_command(commands, "train", common, "train a model and save it")
+    _add_data_options(parser.add_argument_group("data"))
+    _add_network_options(parser.add_argument_group("network"))
+    _add_training_options(parser.add_argument_group("training"))
+    parser.add_argument(
+        "--output",
+        "-o",
+        type=Path,
+        default=Path(DEFAULT_MODEL_PATH),
+        metavar="PATH",
+        help="model file to write",
+    )
+
+
+def _add_data_options(group: Any) -> None:
+    group.add_argument(
+        "data",
+        nargs="?",
+        default=DEFAULT_DATASET,
+        metavar="DATA",
+        help="CSV file, or a built-in dataset: "
+        + ", ".join(DATASET_NAMES)
+        + " (a file of the same name takes precedence)",
+    )
+    group.add_argument(
+        "--target",
+        action="append",
+        metavar="COLUMN",
+        help="column to predict, required for CSV data; repeat the option or "
+        "separate names with commas for multi-output regression",
+    )
+    group.add_argument(
+        "--task",
+        choices=TASKS,
+        default=MLP_DEFAULTS["task"],
+        help="learning task; auto infers it from the target column",
+    )
+    group.add_argument(
+        "--no-standardize",
+        action="store_true",
+        help="keep numeric inputs and regression targets in their own units "
+        "instead of scaling them to mean 0 and standard deviation 1",
+    )
+    group.add_argument(
+        "--test-fraction",
+        type=parse_fraction,
+        metavar="FRACTION",
+        default=DEFAULT_TEST_FRACTION,
+        help="share of all rows kept out of training and used only for the final "
+        "metrics (stratified for classification); 0 keeps none",
+    )
+    group.add_argument(
+        "--validation-fraction",
+        type=parse_fraction,
+        metavar="FRACTION",
+        default=MLP_DEFAULTS["validation_fraction"],
+        help="share of the training rows held out to monitor early stopping; "
+        "0 monitors the training loss",
+    )
+
+
+def _add_network_options(group: Any) -> None:
+    group.add_argument(
+        "--hidden",
+        type=parse_hidden_layers,
+        # argparse passes a string default through parse_hidden_layers.
+        default=",".join(str(units) for units in MLP_DEFAULTS["hidden_layers"]),
+        metavar="UNITS",
+        help="units of each hidden layer, comma-separated, such as 64,32",
+    )
+    group.add_argument(
+        "--activation",
+        choices=HIDDEN_ACTIVATIONS,
+        default=MLP_DEFAULTS["activation"],
+        help="activation function of the hidden layers",
+    )
+    group.add_argument(
+        "--dtype",
+        choices=("float32", "float64"),
+        default=MLP_DEFAULTS["dtype"],
+        help="floating-point precision of weights and computations",
+    )
+    group.add_argument(
+        "--seed",
+        type=int,
+        default=MLP_DEFAULTS["seed"],
+        metavar="INT",
+        help="seed of the initial weights, the row splits and the shuffling",
+    )
+
+
+def _add_training_options(group: Any) -> None:
+    group.add_argument(
+        "--optimizer",
+        choices=tuple(OPTIMIZERS),
+        default=MLP_DEFAULTS["optimizer"],
+        help="optimizer that updates the weights",
+    )
+    # flag, type, MLP setting that supplies the default, metavar, help
+    numbers: list[tuple[str, Any, str, str, str]] = [
+        ("--learning-rate", float, "learning_rate", "RATE", "optimizer step size"),
+        ("--momentum", float, "momentum", "FRACTION", "momentum of sgd, from 0 to 1"),
+        ("--batch-size", int, "batch_size", "ROWS", "rows per mini-batch"),
+        ("--epochs", int, "max_epochs", "N", "maximum number of epochs"),
+        (
+            "--patience",
+            int,
+            "patience",
+            "EPOCHS",
+            "epochs without improvement of the monitored loss before training stops",
+        ),
+        (
+            "--tolerance",
+            float,
+            "tolerance",
+            "FRACTION",
+            "minimum relative improvement of the monitored loss, as a fraction of "
+            "the best loss, that counts as an improvement",
+        ),
+    ]
+    for flag, kind, setting, metavar, help_text in numbers:
+        group.add_argument(
+            flag,
+            type=kind,
+            default=MLP_DEFAULTS[setting],
+            metavar=metavar,
+            help=help_text,
+        )
+    group.add_argument(
+        "--nesterov",
+        action="store_true",
+        help="use Nesterov momentum (sgd only)",
+    )
+
+
+def _add_predict_parser(commands: Any, common: argparse.ArgumentParser) -> None:
+    parser = _add_command(
+        commands, "predict", common, "predict the target of each row of DATA as CSV"
+    )
+    parser.add_argument("model", metavar="MODEL", help="model file")
+    parser.add_argument(
+        "data", metavar="DATA", help="CSV file or built-in dataset to predict"
+    )
+    parser.add_argument(
+        "--output",
+        "-o",
+        type=Path,
+        metavar="FILE",
+        help="CSV file to write instead of stdout",
+    )
+
+
+def _add_evaluate_parser(commands: Any, common: argparse.ArgumentParser) -> None:
+    parser = _add_command(
+        commands, "evaluate", common, "print the loss and metrics of a model on DATA"
+    )
+    parser.add_argument("model", metavar="MODEL", help="model file")
+    parser.add_argument(
+        "data",
+        metavar="DATA",
+        help="CSV file or built-in dataset that contains the target column(s)",
+    )
+
+
+def _add_info_parser(commands: Any, common: argparse.ArgumentParser) -> None:
+    parser = _add_command(
+        commands, "info", common, "describe a model's layers, data and training"
+    )
+    parser.add_argument("model", metavar="MODEL", help="model file")
+
+
+# Reading data

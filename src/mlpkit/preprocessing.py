@@ -1,0 +1,559 @@
+"""Turn a DataFrame of raw features into the float matrix that a network trains on.
+
+Numeric columns get mean imputation and, by default, standardization. Categorical
+columns get most-frequent imputation and one-hot encoding. scikit-learn's
+SimpleImputer, StandardScaler and OneHotEncoder learn every statistic during
+``fit``.
+
+``transform`` fills and scales numeric columns with the stored statistics in NumPy.
+It one-hot encodes through an OneHotEncoder built from the stored categories. So a
+preprocessor rebuilt from its JSON config needs no private scikit-learn attributes,
+and its output is bit-for-bit the same.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from dataclasses import dataclass
+from typing import Any, cast
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+from sklearn.impute import SimpleImputer
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+from mlpkit.data import (
+    CATEGORICAL,
+    NUMERIC,
+    category_column_values,
+    describe_source,
+    format_columns,
+    infer_column_kind,
+    numeric_column_values,
+    with_text_column_names,
+)
+from mlpkit.errors import (
+    DataError,
+    ModelFileError,
+    NotFittedError,
+    ParameterError,
+    UnseenCategoryWarning,
+)
+
+logger = logging.getLogger(__name__)
+
+MAX_SHOWN_VALUES = 3
+"""Maximum number of unseen categories per column that a warning shows."""
+
+
+@dataclass
+class _NumericColumn:
+    name: str
+    fill_value: float
+    mean: float
+    std: float
+    scale: float
+    n_missing: int
+
+
+@dataclass
+class _CategoricalColumn:
+    name: str
+    fill_value: str
+    categories: list[str]
+    n_missing: int
+
+
+class TabularPreprocessor:
+    """Impute, standardize and one-hot encode the feature columns of a DataFrame.
+
+    Parameters
+    ----------
+    standardize : bool, default=True
+        Whether numeric columns are scaled to mean 0 and standard deviation 1 on the
+        training data after imputation. A constant column keeps scale 1, so it maps
+        to 0 and never to NaN.
+
+    Attributes
+    ----------
+    n_features_in_ : int
+        Number of raw input columns seen in ``fit``.
+    feature_names_in_ : list of str
+        Raw input column names in training order.
+    n_features_out_ : int
+        Number of output columns of ``transform``.
+    feature_names_out_ : list of str
+        Output column names: numeric columns by name in training order, then one
+        ``"column=category"`` name per one-hot output, categories sorted.
+
+    Notes
+    -----
+    Column kinds follow the dtype. Bool, integer and float columns are numeric. Text,
+    object and category columns are categorical, with two exceptions for text and
+    object columns. If all their values parse as numbers, the column is numeric. If
+    at least :data:`mlpkit.data.NUMBER_SHARE` (90%) of them do, ``fit`` raises
+    DataError because the other values are most likely typos. Categories are stored
+    as text, so the integer ``1``, the float ``1.0`` and the text ``"1"`` are the same
+    category, but the text ``"1.0"`` is another.
+    """
+
+    def __init__(self, standardize: bool = True) -> None:
+        if not isinstance(standardize, bool):
+            raise ParameterError(
+                f"standardize must be True or False; received: {standardize!r}"
+            )
+        self.standardize = standardize
+        self._columns: list[_NumericColumn | _CategoricalColumn] | None = None
+        self._encoder: OneHotEncoder | None = None
+
+    def fit(
+        self, frame: pd.DataFrame, source: str | None = None
+    ) -> TabularPreprocessor:
+        """Learn column kinds, fill values, scaling and categories from ``frame``.
+
+        Parameters
+        ----------
+        frame : pandas.DataFrame of shape (n_samples, n_features_in)
+            Training features, without the target column.
+        source : str or None, default=None
+            The CSV file the frame was read from, used in messages to name the file
+            and line. None means data built in memory.
+
+        Returns
+        -------
+        TabularPreprocessor
+            This preprocessor, fitted.
+
+        Raises
+        ------
+        DataError
+            If the frame has no rows or no columns, or repeats a column name. Also if
+            a column has no values or an unsupported dtype such as dates, a numeric
+            column contains infinity, or text is mixed into a column of numbers.
+        """
+        frame = with_text_column_names(frame, source)
+        where = describe_source(source)
+        if len(frame) == 0:
+            raise DataError(f"{where} has no rows; training needs at least one row")
+
+        kinds = {
+            name: infer_column_kind(frame[name], name, source) for name in frame.columns
+        }
+        numeric_names = [name for name in frame.columns if kinds[name] == NUMERIC]
+        categorical_names = [
+            name for name in frame.columns if kinds[name] == CATEGORICAL
+        ]
+
+        numeric = _fit_numeric(frame, numeric_names, source)
+        categorical, encoder = _fit_categorical(frame, categorical_names)
+
+        columns: list[_NumericColumn | _CategoricalColumn] = []
+        for name in frame.columns:
+            if kinds[name] == NUMERIC:
+                columns.append(numeric[name])
+            else:
+                columns.append(categorical[name])
+        self._set_columns(columns, encoder)
+
+        logger.debug("fitted %r on %d rows of %s", self, len(frame), where)
+        return self
+
+    def transform(
+        self,
+        frame: pd.DataFrame,
+        source: str | None = None,
+        dtype: npt.DTypeLike = np.float32,
+    ) -> npt.NDArray[np.floating]:
+        """Convert raw feature columns into the network's input matrix.
+
+        Parameters
+        ----------
+        frame : pandas.DataFrame of shape (n_samples, n_columns)
+            Features with at least the training columns. Extra columns are ignored.
+        source : str or None, default=None
+            The CSV file the frame was read from, used in messages. None means data
+            built in memory.
+        dtype : numpy dtype, default=numpy.float32
+            Output dtype. Computation runs in float64 and is cast at the end.
+
+        Returns
+        -------
+        numpy.ndarray of shape (n_samples, n_features_out)
+            Numeric columns in training order, then the one-hot blocks in training
+            order. Missing cells get the training mean or most frequent category.
+
+        Raises
+        ------
+        NotFittedError
+            If the preprocessor has not been fitted or rebuilt from a config.
+        DataError
+            If training columns are missing, or a numeric column contains text or
+            infinity.
+
+        Warns
+        -----
+        UnseenCategoryWarning
+            Once per call if any row has a category that training never saw. Such a
+            category is encoded as all zeros.
+        """
+        columns = self._fitted_columns()
+        frame = with_text_column_names(frame, source)
+        where = describe_source(source)
+        if len(frame) == 0:
+            return np.empty((0, self.n_features_out_), dtype=dtype)
+
+        missing = [column.name for column in columns if column.name not in frame]
+        if missing:
+            noun = "column" if len(missing) == 1 else "columns"
+            pronoun = "it" if len(missing) == 1 else "them"
+            raise DataError(
+                f"{where} lacks {noun} {format_columns(missing)}, which the model was"
+                f" trained on; add {pronoun} (empty cells are imputed)"
+            )
+        extra = [name for name in frame.columns if name not in self.feature_names_in_]
+        if extra:
+            logger.debug("ignoring columns of %s unknown to training: %s", where, extra)
+
+        numeric = [column for column in columns if isinstance(column, _NumericColumn)]
+        categorical = [
+            column for column in columns if isinstance(column, _CategoricalColumn)
+        ]
+        blocks = [self._transform_numeric(frame, numeric, source)]
+        if categorical:
+            blocks.append(self._transform_categorical(frame, categorical, source))
+        return np.hstack(blocks).astype(dtype, copy=False)
+
+    def fit_transform(
+        self,
+        frame: pd.DataFrame,
+        source: str | None = None,
+        dtype: npt.DTypeLike = np.float32,
+    ) -> npt.NDArray[np.floating]:
+        """Fit on ``frame`` and return its transform, with the errors of both steps."""
+        return self.fit(frame, source).transform(frame, source, dtype)
+
+    def _transform_numeric(
+        self,
+        frame: pd.DataFrame,
+        columns: list[_NumericColumn],
+        source: str | None,
+    ) -> npt.NDArray[np.float64]:
+        values = np.empty((len(frame), len(columns)), dtype=np.float64)
+        for index, column in enumerate(columns):
+            values[:, index] = numeric_column_values(
+                frame[column.name], column.name, source, "the model was trained on"
+            )
+
+        # Same float64 operations as SimpleImputer.transform followed by
+        # StandardScaler.transform, which subtracts mean_ and divides by scale_.
+        fill_values = np.array([column.fill_value for column in columns])
+        missing_rows, missing_columns = np.nonzero(np.isnan(values))
+        values[missing_rows, missing_columns] = fill_values[missing_columns]
+        if self.standardize:
+            values -= np.array([column.mean for column in columns])
+            values /= np.array([column.scale for column in columns])
+        return values
+
+    def _transform_categorical(
+        self,
+        frame: pd.DataFrame,
+        columns: list[_CategoricalColumn],
+        source: str | None,
+    ) -> npt.NDArray[np.float64]:
+        values = np.empty((len(frame), len(columns)), dtype=object)
+        unseen_rows = np.zeros(len(frame), dtype=bool)
+        unseen_by_column: dict[str, list[str]] = {}
+        for index, column in enumerate(columns):
+            column_values = category_column_values(frame[column.name])
+            column_values[pd.isna(column_values)] = column.fill_value
+            values[:, index] = column_values
+
+            unseen = ~np.isin(column_values, column.categories)
+            if unseen.any():
+                unseen_rows |= unseen
+                unseen_by_column[column.name] = list(pd.unique(column_values[unseen]))
+
+        if unseen_by_column:
+            _warn_unseen(int(unseen_rows.sum()), unseen_by_column, source)
+        encoder = cast(OneHotEncoder, self._encoder)
+        return encoder.transform(values)
+
+    def to_config(self) -> dict[str, Any]:
+        """Return every learned statistic as plain JSON-serializable data.
+
+        Returns
+        -------
+        dict
+            ``{"standardize": bool, "columns": [...]}`` with one dict per input column
+            in training order. Numeric columns store ``fill_value``, ``mean``,
+            ``std``, ``scale`` and ``n_missing``. Categorical columns store
+            ``fill_value``, the sorted ``categories`` as strings and ``n_missing``.
+
+        Raises
+        ------
+        NotFittedError
+            If the preprocessor has not been fitted.
+        """
+        columns = []
+        for column in self._fitted_columns():
+            if isinstance(column, _NumericColumn):
+                entry: dict[str, Any] = {
+                    "name": column.name,
+                    "kind": NUMERIC,
+                    "fill_value": column.fill_value,
+                    "mean": column.mean,
+                    "std": column.std,
+                    "scale": column.scale,
+                    "n_missing": column.n_missing,
+                }
+            else:
+                entry = {
+                    "name": column.name,
+                    "kind": CATEGORICAL,
+                    "fill_value": column.fill_value,
+                    "categories": list(column.categories),
+                    "n_missing": column.n_missing,
+                }
+            columns.append(entry)
+        return {"standardize": self.standardize, "columns": columns}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> TabularPreprocessor:
+        """Rebuild a fitted preprocessor from the output of :meth:`to_config`.
+
+        Parameters
+        ----------
+        config : dict
+            The config, usually after a JSON round trip.
+
+        Returns
+        -------
+        TabularPreprocessor
+            A fitted preprocessor whose ``transform`` output is bit-for-bit equal to
+            the original's.
+
+        Raises
+        ------
+        ModelFileError
+            If the config lacks a key or has a value of the wrong type.
+        """
+        try:
+            preprocessor = cls(standardize=config["standardize"])
+            columns = [_column_from_config(entry) for entry in config["columns"]]
+            if not columns:
+                raise ValueError("it lists no columns")
+        except (KeyError, TypeError, ValueError, ParameterError) as error:
+            raise ModelFileError(
+                f"the preprocessing config is invalid ({_config_problem(error)}); the"
+                " model file is damaged or was not written by mlpkit"
+            ) from None
+
+        categorical = [
+            column for column in columns if isinstance(column, _CategoricalColumn)
+        ]
+        preprocessor._set_columns(columns, _encoder_for_categories(categorical))
+        return preprocessor
+
+    def describe(self) -> list[dict[str, Any]]:
+        """Summarize each input column for display.
+
+        Returns
+        -------
+        list of dict
+            One dict per input column in training order, with ``name``, ``kind`` and
+            ``n_missing`` (missing training cells). Numeric columns add the training
+            ``mean`` and ``std``. Categorical columns add ``n_categories`` and the
+            ``most_frequent`` category, which fills missing cells.
+
+        Raises
+        ------
+        NotFittedError
+            If the preprocessor has not been fitted.
+        """
+        summary = []
+        for column in self._fitted_columns():
+            if isinstance(column, _NumericColumn):
+                entry: dict[str, Any] = {
+                    "name": column.name,
+                    "kind": NUMERIC,
+                    "mean": column.mean,
+                    "std": column.std,
+                    "n_missing": column.n_missing,
+                }
+            else:
+                entry = {
+                    "name": column.name,
+                    "kind": CATEGORICAL,
+                    "n_categories": len(column.categories),
+                    "most_frequent": column.fill_value,
+                    "n_missing": column.n_missing,
+                }
+            summary.append(entry)
+        return summary
+
+    def __repr__(self) -> str:
+        settings = f"standardize={self.standardize}"
+        if self._columns is None:
+            return f"TabularPreprocessor({settings}, not fitted)"
+
+        n_numeric = sum(isinstance(c, _NumericColumn) for c in self._columns)
+        n_categorical = len(self._columns) - n_numeric
+        return (
+            f"TabularPreprocessor({settings}): {n_numeric} numeric and"
+            f" {n_categorical} categorical columns -> {self.n_features_out_} outputs"
+        )
+
+    def _set_columns(
+        self,
+        columns: list[_NumericColumn | _CategoricalColumn],
+        encoder: OneHotEncoder | None,
+    ) -> None:
+        self._columns = columns
+        self._encoder = encoder
+        self.feature_names_in_ = [column.name for column in columns]
+        self.n_features_in_ = len(columns)
+
+        names_out = [c.name for c in columns if isinstance(c, _NumericColumn)]
+        for column in columns:
+            if isinstance(column, _CategoricalColumn):
+                for category in column.categories:
+                    names_out.append(f"{column.name}={category}")
+        self.feature_names_out_ = names_out
+        self.n_features_out_ = len(names_out)
+
+    def _fitted_columns(self) -> list[_NumericColumn | _CategoricalColumn]:
+        if self._columns is None:
+            raise NotFittedError(
+                "this TabularPreprocessor is not fitted; call fit or from_config first"
+            )
+        return self._columns
+
+
+def _fit_numeric(
+    frame: pd.DataFrame, names: list[str], source: str | None
+) -> dict[str, _NumericColumn]:
+    if not names:
+        return {}
+
+    values = np.empty((len(frame), len(names)), dtype=np.float64)
+    for index, name in enumerate(names):
+        values[:, index] = numeric_column_values(
+            frame[name], name, source, "its other values are"
+        )
+    imputer = SimpleImputer(strategy="mean")
+    imputed = imputer.fit_transform(values)
+    scaler = StandardScaler().fit(imputed)
+
+    columns = {}
+    for index, name in enumerate(names):
+        columns[name] = _NumericColumn(
+            name=name,
+            fill_value=float(imputer.statistics_[index]),
+            mean=float(scaler.mean_[index]),
+            std=float(np.sqrt(scaler.var_[index])),
+            scale=float(scaler.scale_[index]),
+            n_missing=int(np.isnan(values[:, index]).sum()),
+        )
+    return columns
+
+
+def _fit_categorical(
+    frame: pd.DataFrame, names: list[str]
+) -> tuple[dict[str, _CategoricalColumn], OneHotEncoder | None]:
+    if not names:
+        return {}, None
+
+    values = np.column_stack([category_column_values(frame[name]) for name in names])
+    imputer = SimpleImputer(strategy="most_frequent")
+    imputed = imputer.fit_transform(values)
+    encoder = OneHotEncoder(
+        handle_unknown="ignore", sparse_output=False, dtype=np.float64
+    )
+    encoder.fit(imputed)
+
+    columns = {}
+    for index, name in enumerate(names):
+        columns[name] = _CategoricalColumn(
+            name=name,
+            fill_value=str(imputer.statistics_[index]),
+            categories=[str(category) for category in encoder.categories_[index]],
+            n_missing=int(pd.isna(values[:, index]).sum()),
+        )
+    return columns, encoder
+
+
+def _encoder_for_categories(
+    columns: list[_CategoricalColumn],
+) -> OneHotEncoder | None:
+    """Build a fitted OneHotEncoder whose categories are exactly the stored ones."""
+    if not columns:
+        return None
+
+    categories = [np.array(column.categories, dtype=object) for column in columns]
+    encoder = OneHotEncoder(
+        categories=categories,
+        handle_unknown="ignore",
+        sparse_output=False,
+        dtype=np.float64,
+    )
+    # With explicit categories, fit only checks the shape, so one row suffices.
+    first_row = np.array([[column.categories[0] for column in columns]], dtype=object)
+    return encoder.fit(first_row)
+
+
+def _column_from_config(entry: dict[str, Any]) -> _NumericColumn | _CategoricalColumn:
+    kind = entry["kind"]
+    name = _expect(entry["name"], str, "name")
+    if kind == NUMERIC:
+        return _NumericColumn(
+            name=name,
+            fill_value=float(entry["fill_value"]),
+            mean=float(entry["mean"]),
+            std=float(entry["std"]),
+            scale=float(entry["scale"]),
+            n_missing=int(entry["n_missing"]),
+        )
+    if kind == CATEGORICAL:
+        categories = [_expect(c, str, "categories") for c in entry["categories"]]
+        if not categories:
+            raise ValueError(f"column '{name}' has no categories")
+        return _CategoricalColumn(
+            name=name,
+            fill_value=_expect(entry["fill_value"], str, "fill_value"),
+            categories=categories,
+            n_missing=int(entry["n_missing"]),
+        )
+    raise ValueError(f"unknown column kind {kind!r}")
+
+
+def _expect(value: Any, expected: type, key: str) -> Any:
+    if not isinstance(value, expected):
+        raise TypeError(f"'{key}' must be {expected.__name__}, not {value!r}")
+    return value
+
+
+def _config_problem(error: Exception) -> str:
+    if isinstance(error, KeyError):
+        return f"missing key {error}"
+    return str(error)
+
+
+def _warn_unseen(
+    n_rows: int, unseen_by_column: dict[str, list[str]], source: str | None
+) -> None:
+    parts = []
+    for name, categories in unseen_by_column.items():
+        listed = ", ".join(repr(c) for c in categories[:MAX_SHOWN_VALUES])
+        hidden = len(categories) - MAX_SHOWN_VALUES
+        if hidden > 0:
+            listed += f" and {hidden} more"
+        parts.append(f"'{name}' ({listed})")
+
+    rows = "1 row contains" if n_rows == 1 else f"{n_rows} rows contain"
+    message = (
+        f"{rows} categories that training never saw in {describe_source(source)},"
+        f" encoded as all zeros: {', '.join(parts)}"
+    )
+    warnings.warn(message, UnseenCategoryWarning, stacklevel=4)
