@@ -6,6 +6,8 @@ exits with status 2; Python callers catch :class:`MlpkitError` or one of its
 subclasses.
 """
 
+from sklearn.exceptions import ConvergenceWarning as SklearnConvergenceWarning
+
 
 class MlpkitError(Exception):
     """Base class for errors caused by input a user can fix."""
@@ -31,5 +33,9 @@ class UnseenCategoryWarning(UserWarning):
     """Categories at prediction time that training never saw, encoded as zeros."""
 
 
-class ConvergenceWarning(UserWarning):
-    """Training stopped at the epoch cap before validation loss settled."""
+class ConvergenceWarning(SklearnConvergenceWarning):
+    """Training stopped at the epoch cap before validation loss settled.
+
+    A subclass of scikit-learn's ConvergenceWarning (itself a UserWarning), so
+    warning filters written for scikit-learn's estimators apply to mlpkit's.
+    """

@@ -16,7 +16,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
-from sklearn.model_selection import train_test_split
 
 from . import __version__
 from .errors import DataError, ModelFileError, NotFittedError, ParameterError
@@ -26,7 +25,13 @@ from .network import Network, resolve_dtype
 from .optimizers import Optimizer, make_optimizer
 from .preprocessing import TabularPreprocessor
 from .tasks import TargetEncoder, as_target_frame
-from .training import EpochCallback, History, StoppingRule, train
+from .training import (
+    EpochCallback,
+    History,
+    StoppingRule,
+    split_validation_rows,
+    train,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -276,28 +281,14 @@ class MLP:
 
     def _split_rows(self, target: pd.DataFrame) -> tuple[NDArray, NDArray]:
         """Return training and validation row positions, stratified by class."""
-        rows = np.arange(len(target))
         fraction = float(self.validation_fraction)
         if fraction == 0.0:
+            rows = np.arange(len(target))
             return rows, rows[:0]
-        stratify = None
+        labels = None
         if self.task_ != "regression":
             labels = target.iloc[:, 0].to_numpy()
-            _, counts = np.unique(labels, return_counts=True)
-            n_validation = int(np.ceil(fraction * len(rows)))
-            if counts.min() >= 2 and n_validation >= counts.size:
-                stratify = labels
-            else:
-                logger.info("validation split not stratified: a class is too rare")
-        train_rows, validation_rows = train_test_split(
-            rows, test_size=fraction, random_state=self.seed, stratify=stratify
-        )
-        if train_rows.size == 0 or validation_rows.size == 0:
-            raise DataError(
-                f"{len(rows)} rows are too few to hold out validation_fraction="
-                f"{fraction}; add rows or set validation_fraction to 0"
-            )
-        return np.sort(train_rows), np.sort(validation_rows)
+        return split_validation_rows(len(target), fraction, self.seed, labels)
 
     def _raw_target(self, target: pd.DataFrame) -> NDArray:
         values = target.to_numpy()

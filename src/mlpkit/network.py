@@ -202,6 +202,13 @@ class Network:
                 )
             target[...] = source
 
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        # Layers hold views into ``parameters``. Pickled as they are, each layer
+        # would come back with its own copy, and an optimizer step on
+        # ``parameters`` would no longer reach the layers. Rebuilding from the
+        # config and the weights keeps the views (gradients start at zero).
+        return (type(self).from_config, (self.get_config(), self.get_arrays()))
+
     def __repr__(self) -> str:
         sizes = [str(self.layer_sizes[0])]
         for layer in self.layers:

@@ -134,18 +134,31 @@ class SGD(Optimizer):
 class Adam(Optimizer):
     """Adam, with bias-corrected moment estimates.
 
-    With gradient ``g`` at step ``t`` and following ``torch.optim.Adam``::
+    With gradient ``g`` at step ``t``::
 
         m ← β₁ m + (1 − β₁) g
         v ← β₂ v + (1 − β₂) g²
         m̂ = m / (1 − β₁ᵗ),  v̂ = v / (1 − β₂ᵗ)
-        θ ← θ − η m̂ / (√v̂ + ε)
 
-    ``ε`` is added after the square root of the bias-corrected ``v̂``.
+    Libraries differ in where ``ε`` enters the update, so ``epsilon_placement``
+    selects one of two rules:
+
+    - ``"corrected"`` (default), as ``torch.optim.Adam``::
+
+          θ ← θ − η m̂ / (√v̂ + ε)
+
+    - ``"uncorrected"``, as scikit-learn's multilayer perceptrons (its
+      ``AdamOptimizer``, checked in scikit-learn 1.9.1)::
+
+          θ ← θ − η √(1 − β₂ᵗ) / (1 − β₁ᵗ) · m / (√v + ε)
+
+    The two agree except for ``ε``: the second rule is the first with ``ε``
+    replaced by ``ε / √(1 − β₂ᵗ)``, a larger value in early steps.
     """
 
     name = "adam"
     state_names = ("first_moment", "second_moment")
+    EPSILON_PLACEMENTS = ("corrected", "uncorrected")
 
     def __init__(
         self,
@@ -153,6 +166,7 @@ class Adam(Optimizer):
         beta1: float = 0.9,
         beta2: float = 0.999,
         epsilon: float = 1e-8,
+        epsilon_placement: str = "corrected",
     ):
         super().__init__(learning_rate)
         self.beta1 = _check_range("beta1", beta1, 0.0, 1.0, low_open=False)
@@ -163,6 +177,13 @@ class Adam(Optimizer):
                 f"beta2={beta2!r}"
             )
         self.epsilon = _check_range("epsilon", epsilon, 0.0, np.inf, low_open=True)
+        if epsilon_placement not in self.EPSILON_PLACEMENTS:
+            raise ParameterError(
+                "epsilon_placement must be one of "
+                f"{', '.join(self.EPSILON_PLACEMENTS)}; received: "
+                f"epsilon_placement={epsilon_placement!r}"
+            )
+        self.epsilon_placement = epsilon_placement
 
     def _update(self, parameters: NDArray, gradients: NDArray) -> None:
         m = self._state["first_moment"]
@@ -175,9 +196,15 @@ class Adam(Optimizer):
         t = self.iterations
         m_hat_scale = 1.0 / (1.0 - self.beta1**t)
         v_hat_scale = 1.0 / (1.0 - self.beta2**t)
-        denominator = np.sqrt(v * v_hat_scale)
-        denominator += self.epsilon
-        parameters -= (self.learning_rate * m_hat_scale) * m / denominator
+        if self.epsilon_placement == "corrected":
+            denominator = np.sqrt(v * v_hat_scale)
+            denominator += self.epsilon
+            parameters -= (self.learning_rate * m_hat_scale) * m / denominator
+        else:
+            denominator = np.sqrt(v)
+            denominator += self.epsilon
+            step_size = self.learning_rate * np.sqrt(1.0 - self.beta2**t) * m_hat_scale
+            parameters -= step_size * m / denominator
 
     def get_config(self) -> dict[str, Any]:
         return {
@@ -185,6 +212,7 @@ class Adam(Optimizer):
             "beta1": self.beta1,
             "beta2": self.beta2,
             "epsilon": self.epsilon,
+            "epsilon_placement": self.epsilon_placement,
         }
 
 

@@ -5,7 +5,8 @@ propagation, backpropagation and one optimizer step. After the epoch the
 validation loss and the task's metric are recorded in a :class:`History`.
 Training stops when the monitored loss (validation loss, or training loss
 without a validation set) has not improved by a relative ``tolerance`` for
-``patience`` epochs, and the weights of the best epoch are restored.
+``patience`` epochs. The weights of the best epoch are then restored, unless
+the caller keeps those of the last epoch.
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from .errors import ConvergenceWarning, ParameterError
+from sklearn.model_selection import train_test_split
+
+from .errors import ConvergenceWarning, DataError, ParameterError
 from .network import Network
 from .optimizers import Optimizer
 
@@ -143,6 +146,56 @@ def iterate_batches(
     return [order[start : start + batch_size] for start in range(0, n_samples, batch_size)]
 
 
+def split_validation_rows(
+    n_samples: int,
+    fraction: float,
+    random_state: int | np.random.RandomState | None,
+    labels: NDArray | None = None,
+) -> tuple[NDArray, NDArray]:
+    """Split row positions into training rows and held-out validation rows.
+
+    Parameters
+    ----------
+    n_samples : int
+        Rows to split.
+    fraction : float
+        Share of rows held out, in (0, 1).
+    random_state : int, RandomState or None
+        Seeds the split, as in ``sklearn.model_selection.train_test_split``.
+    labels : ndarray of shape (n_samples,), optional
+        Class labels to stratify by. The split is not stratified when a class
+        has a single row or the validation rows are fewer than the classes.
+
+    Returns
+    -------
+    train_rows, validation_rows : ndarray of int
+        Sorted row positions.
+
+    Raises
+    ------
+    DataError
+        If either side of the split would be empty.
+    """
+    rows = np.arange(n_samples)
+    stratify = None
+    if labels is not None:
+        _, counts = np.unique(labels, return_counts=True)
+        n_validation = int(np.ceil(fraction * n_samples))
+        if counts.min() >= 2 and n_validation >= counts.size:
+            stratify = labels
+        else:
+            logger.info("validation split not stratified: a class is too rare")
+    train_rows, validation_rows = train_test_split(
+        rows, test_size=fraction, random_state=random_state, stratify=stratify
+    )
+    if train_rows.size == 0 or validation_rows.size == 0:
+        raise DataError(
+            f"{n_samples} rows are too few to hold out validation_fraction="
+            f"{fraction}; add rows or train without a validation set"
+        )
+    return np.sort(train_rows), np.sort(validation_rows)
+
+
 def run_epoch(
     network: Network,
     optimizer: Optimizer,
@@ -173,11 +226,13 @@ def train(
     *,
     batch_size: int,
     stopping: StoppingRule,
-    rng: np.random.Generator,
+    rng: np.random.Generator | None,
     sample_weight: NDArray | None = None,
-    validation: tuple[NDArray, NDArray] | None = None,
+    validation: tuple[NDArray, ...] | None = None,
     metric_function: MetricFunction | None = None,
     on_epoch_end: EpochCallback | None = None,
+    restore_best: bool = True,
+    warn_on_max_epochs: bool = True,
 ) -> History:
     """Train ``network`` until the stopping rule ends it; return the history.
 
@@ -189,17 +244,25 @@ def train(
         Rows per mini-batch; the last batch of an epoch may be smaller.
     stopping : StoppingRule
         Epoch cap, patience and tolerance.
-    rng : numpy.random.Generator
-        Shuffles the rows every epoch.
+    rng : numpy.random.Generator or None
+        Shuffles the rows every epoch; None keeps them in order.
     sample_weight : ndarray of shape (n_samples,), optional
         Weight of each training row in the loss.
-    validation : (X_val, y_val), optional
-        Held-out rows whose loss early stopping monitors.
+    validation : (X_val, y_val) or (X_val, y_val, sample_weight_val), optional
+        Held-out rows whose loss early stopping monitors, weighted when the
+        third array is given.
     metric_function : callable, optional
         Receives the network's predictions ŷ for the validation rows (or the
         training rows without validation) and returns the task's metrics.
     on_epoch_end : callable, optional
         Called with each :class:`EpochRecord`, for progress display.
+    restore_best : bool, default True
+        Whether to end with the weights of the best epoch; False keeps those of
+        the last epoch.
+    warn_on_max_epochs : bool, default True
+        Whether to issue a ConvergenceWarning when training reaches
+        ``max_epochs``. Callers that name the epoch cap differently turn it off
+        and warn from ``History.converged`` in their own words.
     """
     if int(batch_size) < 1:
         raise ParameterError(
@@ -238,8 +301,9 @@ def train(
             history.converged = True
             break
 
-    network.parameters[...] = best_parameters
-    if not history.converged:
+    if restore_best:
+        network.parameters[...] = best_parameters
+    if warn_on_max_epochs and not history.converged:
         message = (
             f"training reached max_epochs={stopping.max_epochs} before the "
             f"{history.monitor.replace('_', ' ')} stopped improving; raise max_epochs "
