@@ -29,6 +29,10 @@ class NotFittedError(MlpkitError, RuntimeError):
     """A model used for prediction before it was trained or loaded."""
 
 
+class MissingDependencyError(MlpkitError, ImportError):
+    """An optional dependency, such as matplotlib for plots, that is not installed."""
+
+
 class UnseenCategoryWarning(UserWarning):
     """Categories at prediction time that training never saw, encoded as zeros."""
 

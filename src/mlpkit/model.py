@@ -25,6 +25,7 @@ from .network import Network, resolve_dtype
 from .optimizers import Optimizer, make_optimizer
 from .preprocessing import TabularPreprocessor
 from .tasks import TargetEncoder, as_target_frame
+from .trace import StepTrace, output_unit_names
 from .training import (
     EpochCallback,
     History,
@@ -342,6 +343,35 @@ class MLP:
             self.task_, self._raw_target(target), self.target_encoder_.decode(outputs)
         )
         return {"loss": loss, **metrics}
+
+    def trace(self, X: Any, y: Any = None, *, source: str | None = None) -> StepTrace:
+        """Trace one training step of the fitted network on raw rows ``X``.
+
+        The rows go through the fitted preprocessing and ``y`` through the
+        target encoding, then :meth:`Network.trace` takes one step of a fresh
+        optimizer from the settings on copies, so the model is unchanged.
+        Without ``y`` the trace stops after forward propagation.
+        """
+        self._check_fitted()
+        inputs = self.preprocessor_.transform(
+            as_feature_frame(X), source=source, dtype=self.network_.dtype
+        )
+        targets = None
+        if y is not None:
+            targets = self.target_encoder_.transform(
+                as_target_frame(y), self.network_.dtype
+            )
+
+        output_names = output_unit_names(
+            self.task_, self.target_encoder_.target_names_, self.classes_
+        )
+        return self.network_.trace(
+            inputs,
+            targets,
+            self.make_optimizer(),
+            input_names=self.preprocessor_.feature_names_out_,
+            output_names=output_names,
+        )
 
     # Saving
 

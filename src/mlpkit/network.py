@@ -20,6 +20,8 @@ from .errors import ParameterError
 from .initializers import initialize_weights
 from .layers import Dense
 from .losses import Loss, get_loss
+from .optimizers import Optimizer
+from .trace import DEFAULT_LEARNING_RATE, StepTrace, trace_step
 
 DTYPES = {"float32": np.float32, "float64": np.float64}
 
@@ -161,6 +163,41 @@ class Network:
         y_pred = self.forward(X)
         loss = self.loss.value(y_true, y_pred, sample_weight)
         return loss, self.backward(y_true, sample_weight)
+
+    def trace(
+        self,
+        X: NDArray,
+        y_true: NDArray | None = None,
+        optimizer: Optimizer | None = None,
+        *,
+        sample_weight: NDArray | None = None,
+        learning_rate: float = DEFAULT_LEARNING_RATE,
+        update: bool = False,
+        finite_differences: bool = True,
+        input_names: list[str] | None = None,
+        output_names: list[str] | None = None,
+    ) -> StepTrace:
+        """Run one training step on ``(X, y_true)`` and return its record.
+
+        The record holds, per layer, ``z``, ``a``, ``δ``, the gradients the
+        optimizer received, their finite-difference estimates and the weights
+        before and after the step. Without ``y_true`` it stops after forward
+        propagation. Unless ``update`` is True the step runs on copies, so
+        the network and the optimizer stay as they were. See
+        :func:`mlpkit.trace.trace_step` for every parameter.
+        """
+        return trace_step(
+            self,
+            X,
+            y_true,
+            optimizer,
+            sample_weight=sample_weight,
+            learning_rate=learning_rate,
+            update=update,
+            finite_differences=finite_differences,
+            input_names=input_names,
+            output_names=output_names,
+        )
 
     def get_config(self) -> dict[str, Any]:
         """Return the architecture as JSON-ready data (no weights)."""

@@ -23,6 +23,12 @@ from ..datasets import DATASET_NAMES, is_dataset_name, load_dataset
 from ..errors import DataError, MlpkitError, ParameterError
 from ..model import MLP
 from ..modelfile import write_atomically
+from ..plotting import (
+    check_png_path,
+    plot_learning_curves,
+    require_matplotlib,
+    save_figure,
+)
 from ..preprocessing import TabularPreprocessor
 from ..tasks import check_target_values, infer_task
 from .display import (
@@ -180,6 +186,10 @@ def load_training_data(
 def run_train(args: argparse.Namespace, out: Console, err: Console) -> None:
     model = MLP(**model_settings(args))
     check_output_path(args.output)
+    if args.plot is not None:
+        # Fail before training, not after it, when the plot cannot be written.
+        require_matplotlib()
+        check_png_path(args.plot)
     features, target, source = load_training_data(args)
     train_rows, test_rows = split_test_rows(
         target, args.test_fraction, args.task, args.seed
@@ -201,6 +211,9 @@ def run_train(args: argparse.Namespace, out: Console, err: Console) -> None:
             )
     with translate_write_errors(args.output):
         model.save(args.output)
+    if args.plot is not None:
+        with translate_write_errors(args.plot):
+            save_figure(plot_learning_curves(model.history_), args.plot)
 
     if not args.quiet:
         out.print(training_table(model, test_scores, test_rows.size))
@@ -208,6 +221,8 @@ def run_train(args: argparse.Namespace, out: Console, err: Console) -> None:
         print_text(out, f"best epoch: {best_epoch} of {model.history_.epochs}")
         print_text(out, f"converged: {convergence_text(model)}")
     print_text(out, f"saved model to {args.output}")
+    if args.plot is not None:
+        print_text(out, f"saved learning curves to {args.plot}")
 
 
 def prediction_frame(

@@ -1,4 +1,4 @@
-"""The ``mlpkit`` command: train, predict, evaluate and inspect models from a shell.
+"""The ``mlpkit`` command: train, predict, evaluate, inspect, explain and plot models.
 
 Each command is a short function over :class:`~mlpkit.model.MLP`. The command line
 alone writes to the terminal: result tables and predictions go to stdout, progress,
@@ -22,6 +22,7 @@ from rich.logging import RichHandler
 from ..errors import MlpkitError
 from .commands import run_evaluate, run_info, run_predict, run_train
 from .display import print_line, reported_warnings
+from .explain_commands import run_explain, run_plot
 from .parser import EXIT_INTERRUPTED, EXIT_USAGE, build_parser
 
 Command = Callable[[argparse.Namespace, Console, Console], None]
@@ -31,6 +32,8 @@ COMMANDS: dict[str, Command] = {
     "predict": run_predict,
     "evaluate": run_evaluate,
     "info": run_info,
+    "explain": run_explain,
+    "plot": run_plot,
 }
 """The function that runs each command, by the name given on the command line."""
 

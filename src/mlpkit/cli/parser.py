@@ -12,6 +12,7 @@ from typing import Any
 from .. import __version__
 from ..activations import HIDDEN_ACTIVATIONS
 from ..datasets import DATASET_NAMES
+from ..explain import DEMO_LEARNING_RATE, DEMO_SEED
 from ..model import MLP
 from ..optimizers import OPTIMIZERS
 from ..tasks import TASKS
@@ -82,7 +83,7 @@ def parse_target_names(values: list[str] | None) -> list[str]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """Build the ``mlpkit`` parser with its four commands."""
+    """Build the ``mlpkit`` parser with its commands."""
     parser = argparse.ArgumentParser(
         prog="mlpkit",
         description="Train multilayer perceptrons on tabular data and use them.",
@@ -102,6 +103,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_predict_parser(commands, common)
     _add_evaluate_parser(commands, common)
     _add_info_parser(commands, common)
+    _add_explain_parser(commands, common)
+    _add_plot_parser(commands, common)
     return parser
 
 
@@ -144,6 +147,13 @@ def _add_train_parser(commands: Any, common: argparse.ArgumentParser) -> None:
         default=Path(DEFAULT_MODEL_PATH),
         metavar="PATH",
         help="model file to write",
+    )
+    parser.add_argument(
+        "--plot",
+        type=Path,
+        metavar="FILE.png",
+        help="also write the learning curves to this PNG file (needs matplotlib: "
+        "pip install 'mlpkit[plot]')",
     )
 
 
@@ -302,6 +312,94 @@ def _add_info_parser(commands: Any, common: argparse.ArgumentParser) -> None:
         commands, "info", common, "describe a model's layers, data and training"
     )
     parser.add_argument("model", metavar="MODEL", help="model file")
+
+
+def _add_explain_parser(commands: Any, common: argparse.ArgumentParser) -> None:
+    parser = _add_command(
+        commands,
+        "explain",
+        common,
+        "walk through one training step with its real numbers: a 2-2-1 sigmoid "
+        "network on XOR, or a saved MODEL on one row of DATA",
+    )
+    parser.add_argument(
+        "model",
+        nargs="?",
+        metavar="MODEL",
+        help="model file; without it the XOR demo runs",
+    )
+    parser.add_argument(
+        "data",
+        nargs="?",
+        metavar="DATA",
+        help="CSV file or built-in dataset with the row to explain; its target "
+        "column, if present, gives the error and the backpropagation",
+    )
+    parser.add_argument(
+        "--row",
+        type=int,
+        default=1,
+        metavar="K",
+        help="row of DATA to explain, counting from 1 (the first row after the header)",
+    )
+    parser.add_argument(
+        "--steps",
+        type=int,
+        default=1,
+        metavar="N",
+        help="training steps to take on the same rows; above 1 adds a table of the "
+        "loss after each step",
+    )
+    # SUPPRESS leaves the options out of the namespace unless given, so that
+    # run_explain can reject them next to MODEL.
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=argparse.SUPPRESS,
+        metavar="INT",
+        help=f"seed of the XOR network's initial weights (default: {DEMO_SEED})",
+    )
+    parser.add_argument(
+        "--learning-rate",
+        type=float,
+        default=argparse.SUPPRESS,
+        metavar="RATE",
+        help="learning rate η of the XOR demo's gradient descent "
+        f"(default: {DEMO_LEARNING_RATE:g})",
+    )
+
+
+def _add_plot_parser(commands: Any, common: argparse.ArgumentParser) -> None:
+    parser = _add_command(
+        commands,
+        "plot",
+        common,
+        "draw a model's learning curves and results, or its network, as a PNG file "
+        "(needs matplotlib: pip install 'mlpkit[plot]')",
+    )
+    parser.add_argument("model", metavar="MODEL", help="model file")
+    parser.add_argument(
+        "data",
+        nargs="?",
+        metavar="DATA",
+        help="CSV file or built-in dataset with the target column(s); adds a "
+        "confusion matrix or predicted against true values, and the decision "
+        "boundary for a model with two numeric inputs",
+    )
+    parser.add_argument(
+        "--output",
+        "-o",
+        type=Path,
+        metavar="FILE.png",
+        help="PNG file to write; without it, MODEL-plot.png (MODEL-network.png "
+        "with --network) beside MODEL",
+    )
+    parser.add_argument(
+        "--network",
+        action="store_true",
+        help="draw the network's units and weights instead: edge width is |w|, "
+        "blue is positive, red negative",
+    )
 
 
 # Reading data
