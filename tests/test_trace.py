@@ -519,3 +519,35 @@ def test_output_unit_names(task, classes, expected):
     names = ["price", "cost"] if task == "regression" else ["label"]
 
     assert output_unit_names(task, names, classes) == expected
+
+
+def test_every_activation_and_loss_has_a_formula():
+    from mlpkit.activations import ACTIVATIONS
+    from mlpkit.losses import LOSSES
+    from mlpkit.trace_view import ACTIVATION_FORMULAS, LOSS_FORMULAS
+
+    assert set(ACTIVATIONS) <= set(ACTIVATION_FORMULAS)
+    assert set(LOSSES) <= set(LOSS_FORMULAS)
+
+
+@pytest.mark.parametrize("activation", ["elu", "gelu", "softplus", "maxout"])
+def test_trace_renders_new_activations(activation):
+    rng = np.random.default_rng(0)
+    network = Network([3, 4, 2], activation=activation, dtype="float64", seed=0)
+
+    trace = network.trace(rng.normal(size=(5, 3)), rng.normal(size=(5, 2)))
+
+    assert activation in repr(trace)
+    assert "<table" in trace._repr_html_()
+
+
+def test_maxout_estimates_match_gradients():
+    rng = np.random.default_rng(1)
+    network = Network([3, 4, 2], activation="maxout", dtype="float64", seed=1)
+
+    trace = network.trace(rng.normal(size=(6, 3)), rng.normal(size=(6, 2)))
+
+    for layer in trace.layers:
+        np.testing.assert_allclose(
+            layer.weight_gradient_estimate, layer.weight_gradient, rtol=1e-6, atol=1e-9
+        )

@@ -107,9 +107,9 @@ def estimate_layer_gradients(
     per_layer = []
     offset = 0
     for layer in network.layers:
-        split = offset + layer.n_in * layer.n_out
+        split = offset + layer.weights.size
         end = offset + layer.parameter_count
-        weights = estimates[offset:split].reshape(layer.n_in, layer.n_out)
+        weights = estimates[offset:split].reshape(layer.weights.shape)
         per_layer.append((weights, estimates[split:end]))
         offset = end
     return per_layer
@@ -124,7 +124,7 @@ def largest_gradient_entries(network: Network) -> NDArray:
     chosen = []
     offset = 0
     for layer in network.layers:
-        split = offset + layer.n_in * layer.n_out
+        split = offset + layer.weights.size
         end = offset + layer.parameter_count
         for start, stop in ((offset, split), (split, end)):
             magnitudes = np.abs(network.gradients[start:stop])

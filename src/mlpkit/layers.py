@@ -10,11 +10,15 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from .activations import Activation, get_activation
+from .activations import DEFAULT_MAXOUT_PIECES, Activation, get_activation
 
 
 class Dense:
     """A fully connected layer ``z = a_prev · W + b``, ``a = f(z)``.
+
+    For maxout, ``z`` has ``pieces`` columns per unit and ``f`` keeps the
+    largest of each unit's pieces, so ``W`` and ``b`` are ``pieces`` times as
+    wide as the layer. For every other activation ``pieces`` is 1.
 
     Parameters
     ----------
@@ -26,12 +30,16 @@ class Dense:
         Name of ``f``, see :mod:`mlpkit.activations`.
     hidden : bool
         Whether the layer is a hidden layer, where softmax is not allowed.
+    maxout_pieces : int, default 2
+        Pieces per unit when ``activation`` is ``"maxout"``; ignored otherwise.
 
     Attributes
     ----------
-    weights : ndarray of shape (n_in, n_out)
+    pieces : int
+        Pre-activations per unit: ``maxout_pieces`` for maxout, else 1.
+    weights : ndarray of shape (n_in, n_out · pieces)
         ``W``, a view into the network's parameter buffer.
-    biases : ndarray of shape (n_out,)
+    biases : ndarray of shape (n_out · pieces,)
         ``b``, a view into the same buffer.
     weight_gradient, bias_gradient : ndarray
         ``∂L/∂W`` and ``∂L/∂b`` from the last backward pass, views into the
@@ -39,16 +47,29 @@ class Dense:
     inputs, z, a, delta : ndarray of shape (n_samples, ·) or None
         The last batch's ``a_prev``, pre-activation, activation and
         ``δ = ∂l/∂z`` per sample, kept for backpropagation and inspection.
+        ``z`` and ``δ`` have ``n_out · pieces`` columns, ``a`` has ``n_out``.
     """
 
-    def __init__(self, n_in: int, n_out: int, activation: str, *, hidden: bool):
+    def __init__(
+        self,
+        n_in: int,
+        n_out: int,
+        activation: str,
+        *,
+        hidden: bool,
+        maxout_pieces: int = DEFAULT_MAXOUT_PIECES,
+    ):
         self.n_in = n_in
         self.n_out = n_out
-        self.activation: Activation = get_activation(activation, hidden=hidden)
-        self.weights: NDArray = np.empty((n_in, n_out))
-        self.biases: NDArray = np.empty(n_out)
-        self.weight_gradient: NDArray = np.empty((n_in, n_out))
-        self.bias_gradient: NDArray = np.empty(n_out)
+        self.activation: Activation = get_activation(
+            activation, hidden=hidden, maxout_pieces=maxout_pieces
+        )
+        self.pieces = self.activation.pieces
+        width = n_out * self.pieces
+        self.weights: NDArray = np.empty((n_in, width))
+        self.biases: NDArray = np.empty(width)
+        self.weight_gradient: NDArray = np.empty((n_in, width))
+        self.bias_gradient: NDArray = np.empty(width)
         self.inputs: NDArray | None = None
         self.z: NDArray | None = None
         self.a: NDArray | None = None
@@ -56,7 +77,7 @@ class Dense:
 
     @property
     def parameter_count(self) -> int:
-        return self.n_in * self.n_out + self.n_out
+        return self.weights.size + self.biases.size
 
     def bind(self, parameters: NDArray, gradients: NDArray) -> None:
         """Point the weights, biases and gradients at slices of flat buffers.
@@ -64,17 +85,18 @@ class Dense:
         Both buffers have ``parameter_count`` entries: the weights row by row,
         then the biases.
         """
-        split = self.n_in * self.n_out
-        self.weights = parameters[:split].reshape(self.n_in, self.n_out)
+        shape = self.weights.shape
+        split = self.weights.size
+        self.weights = parameters[:split].reshape(shape)
         self.biases = parameters[split:]
-        self.weight_gradient = gradients[:split].reshape(self.n_in, self.n_out)
+        self.weight_gradient = gradients[:split].reshape(shape)
         self.bias_gradient = gradients[split:]
 
     def forward(self, inputs: NDArray) -> NDArray:
         """Compute ``z = a_prev · W + b`` and ``a = f(z)``, keeping both.
 
         ``inputs`` has shape ``(n_samples, n_in)``; the result has shape
-        ``(n_samples, n_out)``.
+        ``(n_samples, n_out)`` and ``z`` has ``n_out · pieces`` columns.
         """
         self.inputs = inputs
         self.z = inputs @ self.weights + self.biases
@@ -100,7 +122,8 @@ class Dense:
         return previous.activation.backward(grad_a, previous.z, previous.a)
 
     def __repr__(self) -> str:
+        pieces = f", pieces={self.pieces}" if self.pieces > 1 else ""
         return (
-            f"Dense({self.n_in} → {self.n_out}, activation={self.activation.name!r}, "
-            f"parameters={self.parameter_count})"
+            f"Dense({self.n_in} → {self.n_out}, activation={self.activation.name!r}"
+            f"{pieces}, parameters={self.parameter_count})"
         )

@@ -9,12 +9,13 @@ backpropagates it (:mod:`mlpkit.backprop`). An optimizer
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
+from .activations import DEFAULT_MAXOUT_PIECES, check_maxout_pieces
 from .backprop import backpropagate
 from .errors import ParameterError
 from .initializers import initialize_weights
@@ -53,6 +54,13 @@ class Network:
         Precision of parameters, gradients and computations.
     seed : int or None
         Seed of the generator that draws the initial weights.
+    loss_params : mapping of str to float, optional
+        Parameters of the loss, such as ``{"delta": 2.0}`` for ``"huber"`` or
+        ``{"quantile": 0.9}`` for ``"quantile"``; see
+        :func:`mlpkit.losses.get_loss`. Left out, each keeps its default.
+    maxout_pieces : int, default 2
+        Pieces per unit of the layers whose activation is ``"maxout"``, at
+        least 2; unused by other activations.
 
     Attributes
     ----------
@@ -73,6 +81,9 @@ class Network:
         loss: str = "squared_error",
         dtype: str = "float32",
         seed: int | None = None,
+        *,
+        loss_params: Mapping[str, float] | None = None,
+        maxout_pieces: int = DEFAULT_MAXOUT_PIECES,
     ):
         sizes = [int(size) for size in layer_sizes]
         if len(sizes) < 2 or any(size < 1 for size in sizes):
@@ -83,7 +94,8 @@ class Network:
         self.layer_sizes = sizes
         self.activation = activation
         self.output_activation = output_activation
-        self.loss: Loss = get_loss(loss)
+        self.maxout_pieces = check_maxout_pieces(maxout_pieces)
+        self.loss: Loss = get_loss(loss, **_checked_loss_params(loss_params))
         self.dtype = resolve_dtype(dtype)
 
         last = len(sizes) - 2
@@ -93,6 +105,7 @@ class Network:
                 sizes[i + 1],
                 output_activation if i == last else activation,
                 hidden=i < last,
+                maxout_pieces=self.maxout_pieces,
             )
             for i in range(len(sizes) - 1)
         ]
@@ -110,8 +123,9 @@ class Network:
         """Draw new weights from ``seed`` and set every bias to zero."""
         rng = np.random.default_rng(seed)
         for layer in self.layers:
+            n_in, width = layer.weights.shape
             layer.weights[...] = initialize_weights(
-                layer.n_in, layer.n_out, layer.activation.name, rng
+                n_in, width, layer.activation.name, rng
             )
             layer.biases[...] = 0.0
 
@@ -200,14 +214,25 @@ class Network:
         )
 
     def get_config(self) -> dict[str, Any]:
-        """Return the architecture as JSON-ready data (no weights)."""
-        return {
+        """Return the architecture as JSON-ready data (no weights).
+
+        ``loss_params`` is present only for a loss with parameters, and
+        ``maxout_pieces`` only when a layer uses maxout, so the config of any
+        other network has the same keys as before those settings existed.
+        """
+        config = {
             "layer_sizes": list(self.layer_sizes),
             "activation": self.activation,
             "output_activation": self.output_activation,
             "loss": self.loss.name,
             "dtype": self.dtype.name,
         }
+        loss_params = self.loss.get_config()
+        if loss_params:
+            config["loss_params"] = loss_params
+        if any(layer.pieces > 1 for layer in self.layers):
+            config["maxout_pieces"] = self.maxout_pieces
+        return config
 
     def get_arrays(self) -> dict[str, NDArray]:
         """Return each layer's weights and biases by name, ``weights_0`` first."""
@@ -250,7 +275,27 @@ class Network:
         sizes = [str(self.layer_sizes[0])]
         for layer in self.layers:
             sizes.append(f"{layer.n_out} {layer.activation.name}")
+        loss = self.loss.name
+        parameters = ", ".join(
+            f"{key}={value!r}" for key, value in self.loss.get_config().items()
+        )
+        if parameters:
+            loss = f"{loss}({parameters})"
         return (
-            f"Network({' → '.join(sizes)}, loss={self.loss.name}, "
+            f"Network({' → '.join(sizes)}, loss={loss}, "
             f"parameters={self.n_parameters:,}, dtype={self.dtype.name})"
         )
+
+
+def _checked_loss_params(loss_params: Any) -> dict[str, Any]:
+    """Return ``loss_params`` as a dict, or raise ParameterError if not a mapping."""
+    if loss_params is None:
+        return {}
+    if not isinstance(loss_params, Mapping) or not all(
+        isinstance(key, str) for key in loss_params
+    ):
+        raise ParameterError(
+            "loss_params must be a mapping from parameter names to values; "
+            f"received: loss_params={loss_params!r}"
+        )
+    return dict(loss_params)

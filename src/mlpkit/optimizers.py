@@ -4,7 +4,15 @@ Every optimizer updates the network's whole ``parameters`` vector from its
 ``gradients`` vector in place, so a step costs a few vector operations
 whatever the number of layers. State (velocities, moments, the step count)
 lives in the optimizer and is exposed through ``get_state`` and ``set_state``
-so it can be saved with a model.
+so it can be saved with a model. Every state array has the shape of
+``parameters``.
+
+The optimizers are :class:`SGD` (with optional momentum or Nesterov momentum),
+:class:`Adam`, :class:`AdamW`, :class:`RMSprop`, :class:`Adagrad` and
+:class:`Adadelta`. Each follows the update rule of its ``torch.optim``
+namesake, written out in its docstring. Full-batch L-BFGS is not a step rule
+and lives in :mod:`mlpkit.lbfgs`, and learning-rate schedules that change
+``learning_rate`` between steps live in :mod:`mlpkit.schedules`.
 """
 
 from __future__ import annotations
@@ -54,10 +62,13 @@ class Optimizer:
     def step(self, parameters: NDArray, gradients: NDArray) -> None:
         """Update ``parameters`` in place from ``gradients``."""
         if not self._state and self.state_names:
-            for name in self.state_names:
-                self._state[name] = np.zeros_like(parameters)
+            self._state = self._initial_state(parameters)
         self.iterations += 1
         self._update(parameters, gradients)
+
+    def _initial_state(self, parameters: NDArray) -> dict[str, NDArray]:
+        """Return the state arrays before the first step: zeros unless overridden."""
+        return {name: np.zeros_like(parameters) for name in self.state_names}
 
     def _update(self, parameters: NDArray, gradients: NDArray) -> None:
         raise NotImplementedError
@@ -216,7 +227,236 @@ class Adam(Optimizer):
         }
 
 
-OPTIMIZERS: dict[str, type[Optimizer]] = {cls.name: cls for cls in (SGD, Adam)}
+class AdamW(Adam):
+    """Adam with decoupled weight decay, as ``torch.optim.AdamW``.
+
+    Before the Adam update of :class:`Adam` (with the same ``epsilon_placement``
+    choice), every parameter shrinks toward zero::
+
+        θ ← θ − η λ θ
+
+    with weight decay ``λ``. The decay does not pass through the moments, which
+    is what sets it apart from an L2 penalty added to the loss. Because ``η``
+    multiplies ``λ``, a learning-rate schedule also scales the decay, as in
+    PyTorch. Loshchilov and Hutter's paper ("Decoupled Weight Decay
+    Regularization", 2019) multiplies ``λ`` by the schedule's factor alone, not
+    by the learning rate. The optimizer receives one flat vector, so biases decay
+    like weights, as in PyTorch when it is given every parameter of a model.
+    """
+
+    name = "adamw"
+
+    def __init__(
+        self,
+        learning_rate: float = 0.001,
+        beta1: float = 0.9,
+        beta2: float = 0.999,
+        epsilon: float = 1e-8,
+        epsilon_placement: str = "corrected",
+        weight_decay: float = 0.01,
+    ):
+        super().__init__(learning_rate, beta1, beta2, epsilon, epsilon_placement)
+        self.weight_decay = _check_range(
+            "weight_decay", weight_decay, 0.0, np.inf, low_open=False
+        )
+
+    def _update(self, parameters: NDArray, gradients: NDArray) -> None:
+        parameters *= 1.0 - self.learning_rate * self.weight_decay
+        super()._update(parameters, gradients)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "weight_decay": self.weight_decay}
+
+
+class RMSprop(Optimizer):
+    """RMSprop: steps scaled by a running root mean square of the gradients.
+
+    With decay rate ``ρ`` (``alpha`` in ``torch.optim.RMSprop``, whose rule
+    this follows), a squared-gradient average ``s`` and gradient ``g``::
+
+        s ← ρ s + (1 − ρ) g²
+        r = √s + ε                      (plain)
+        r = √(s − ḡ²) + ε               (centered, after ḡ ← ρ ḡ + (1 − ρ) g)
+        θ ← θ − η g / r                 (without momentum)
+        v ← μ v + g / r,  θ ← θ − η v   (with momentum μ)
+
+    ``ε`` is added after the square root, as PyTorch does. The centered form
+    divides by an estimate of the gradient's standard deviation instead of its
+    root mean square. It clips ``s − ḡ²`` at zero, a value that only rounding
+    can make negative, where PyTorch would produce NaN.
+    """
+
+    name = "rmsprop"
+
+    def __init__(
+        self,
+        learning_rate: float = 0.01,
+        rho: float = 0.99,
+        momentum: float = 0.0,
+        epsilon: float = 1e-8,
+        centered: bool = False,
+    ):
+        super().__init__(learning_rate)
+        self.rho = _check_range("rho", rho, 0.0, 1.0, low_open=False)
+        self.momentum = _check_range("momentum", momentum, 0.0, 1.0, low_open=False)
+        self.epsilon = _check_range("epsilon", epsilon, 0.0, np.inf, low_open=True)
+        self.centered = bool(centered)
+        names = ["square_average"]
+        if self.centered:
+            names.append("gradient_average")
+        if self.momentum > 0:
+            names.append("velocity")
+        self.state_names = tuple(names)
+
+    def _update(self, parameters: NDArray, gradients: NDArray) -> None:
+        square_average = self._state["square_average"]
+        square_average *= self.rho
+        square_average += (1.0 - self.rho) * np.square(gradients)
+
+        if self.centered:
+            gradient_average = self._state["gradient_average"]
+            gradient_average *= self.rho
+            gradient_average += (1.0 - self.rho) * gradients
+            variance = square_average - np.square(gradient_average)
+            # The variance is never negative in exact arithmetic, but rounding
+            # can make it so once the gradient is nearly constant. PyTorch then
+            # takes the root of a negative number and gets NaN.
+            np.maximum(variance, 0.0, out=variance)
+            root = np.sqrt(variance)
+        else:
+            root = np.sqrt(square_average)
+        root += self.epsilon
+
+        if self.momentum == 0.0:
+            parameters -= self.learning_rate * gradients / root
+            return
+        velocity = self._state["velocity"]
+        velocity *= self.momentum
+        velocity += gradients / root
+        parameters -= self.learning_rate * velocity
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            **super().get_config(),
+            "rho": self.rho,
+            "momentum": self.momentum,
+            "epsilon": self.epsilon,
+            "centered": self.centered,
+        }
+
+
+class Adagrad(Optimizer):
+    """Adagrad: steps divided by the root of all squared gradients so far.
+
+    With a sum of squared gradients ``G`` (starting at
+    ``initial_accumulator_value``), following ``torch.optim.Adagrad``, at step
+    ``t``::
+
+        ηₜ = η / (1 + (t − 1) κ)        (κ = learning_rate_decay)
+        G ← G + g²
+        θ ← θ − ηₜ g / (√G + ε)
+
+    ``G`` only grows, so each parameter's step shrinks over training.
+    """
+
+    name = "adagrad"
+    state_names = ("sum_of_squares",)
+
+    def __init__(
+        self,
+        learning_rate: float = 0.01,
+        epsilon: float = 1e-10,
+        initial_accumulator_value: float = 0.0,
+        learning_rate_decay: float = 0.0,
+    ):
+        super().__init__(learning_rate)
+        self.epsilon = _check_range("epsilon", epsilon, 0.0, np.inf, low_open=True)
+        self.initial_accumulator_value = _check_range(
+            "initial_accumulator_value",
+            initial_accumulator_value,
+            0.0,
+            np.inf,
+            low_open=False,
+        )
+        self.learning_rate_decay = _check_range(
+            "learning_rate_decay", learning_rate_decay, 0.0, np.inf, low_open=False
+        )
+
+    def _initial_state(self, parameters: NDArray) -> dict[str, NDArray]:
+        return {
+            "sum_of_squares": np.full_like(parameters, self.initial_accumulator_value)
+        }
+
+    def _update(self, parameters: NDArray, gradients: NDArray) -> None:
+        sum_of_squares = self._state["sum_of_squares"]
+        sum_of_squares += np.square(gradients)
+
+        decay = 1.0 + (self.iterations - 1) * self.learning_rate_decay
+        root = np.sqrt(sum_of_squares)
+        root += self.epsilon
+        parameters -= (self.learning_rate / decay) * gradients / root
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            **super().get_config(),
+            "epsilon": self.epsilon,
+            "initial_accumulator_value": self.initial_accumulator_value,
+            "learning_rate_decay": self.learning_rate_decay,
+        }
+
+
+class Adadelta(Optimizer):
+    """Adadelta (Zeiler, 2012): a per-parameter rate from two running averages.
+
+    With decay rate ``ρ``, running averages ``E[g²]`` of squared gradients and
+    ``E[Δ²]`` of squared updates, following ``torch.optim.Adadelta``::
+
+        E[g²] ← ρ E[g²] + (1 − ρ) g²
+        Δ = √(E[Δ²] + ε) / √(E[g²] + ε) · g
+        E[Δ²] ← ρ E[Δ²] + (1 − ρ) Δ²
+        θ ← θ − η Δ
+
+    ``ε`` sits inside both square roots, and ``E[Δ²]`` accumulates ``Δ``
+    before the learning rate scales it. Zeiler's rule has no learning rate,
+    which is ``η = 1``, the default.
+
+    The defaults ``ρ = 0.9`` and ``ε = 1e-6`` are PyTorch's. H2O-3's deep
+    learning (``adaptive_rate=True``) uses this rule with ``ρ = 0.99`` and
+    ``ε = 1e-8`` by default and ignores its learning rate, so
+    ``Adadelta(learning_rate=1.0, rho=0.99, epsilon=1e-8)`` gives H2O's update.
+    """
+
+    name = "adadelta"
+    state_names = ("square_average", "delta_square_average")
+
+    def __init__(
+        self, learning_rate: float = 1.0, rho: float = 0.9, epsilon: float = 1e-6
+    ):
+        super().__init__(learning_rate)
+        self.rho = _check_range("rho", rho, 0.0, 1.0, low_open=False)
+        self.epsilon = _check_range("epsilon", epsilon, 0.0, np.inf, low_open=True)
+
+    def _update(self, parameters: NDArray, gradients: NDArray) -> None:
+        square_average = self._state["square_average"]
+        delta_square_average = self._state["delta_square_average"]
+        square_average *= self.rho
+        square_average += (1.0 - self.rho) * np.square(gradients)
+
+        delta = np.sqrt(delta_square_average + self.epsilon)
+        delta /= np.sqrt(square_average + self.epsilon)
+        delta *= gradients
+        delta_square_average *= self.rho
+        delta_square_average += (1.0 - self.rho) * np.square(delta)
+
+        parameters -= self.learning_rate * delta
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "rho": self.rho, "epsilon": self.epsilon}
+
+
+OPTIMIZERS: dict[str, type[Optimizer]] = {
+    cls.name: cls for cls in (SGD, Adam, AdamW, RMSprop, Adagrad, Adadelta)
+}
 
 
 def make_optimizer(name: str, **settings: Any) -> Optimizer:

@@ -41,11 +41,19 @@ ACTIVATION_FORMULAS = {
         f"1 where z > 0, else {LEAKY_RELU_SLOPE}",
     ),
     "softmax": ("e^zₖ / Σⱼ e^zⱼ", None),
+    "elu": ("z where z > 0, else e^z − 1", "1 where z > 0, else e^z"),
+    "gelu": ("z Φ(z)", "Φ(z) + z φ(z)"),
+    "softplus": ("log(1 + e^z)", "1 / (1 + e^−z)"),
+    "maxout": ("max of each unit's pieces", "1 at each unit's largest piece, else 0"),
 }
 LOSS_FORMULAS = {
     "squared_error": "½ ‖ŷᵢ − yᵢ‖²",
     "binary_cross_entropy": "−[yᵢ log ŷᵢ + (1 − yᵢ) log(1 − ŷᵢ)]",
     "categorical_cross_entropy": "−Σₖ yᵢₖ log ŷᵢₖ",
+    "absolute_error": "Σₖ |ŷᵢₖ − yᵢₖ|",
+    "huber": "Σₖ (½ rᵢₖ² if |rᵢₖ| ≤ δ, else δ (|rᵢₖ| − ½ δ)),  r = ŷ − y",
+    "poisson": "Σₖ (e^ŷᵢₖ − yᵢₖ ŷᵢₖ)",
+    "quantile": "Σₖ max(τ (yᵢₖ − ŷᵢₖ), (τ − 1)(yᵢₖ − ŷᵢₖ))",
 }
 _SUBSCRIPTS = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
 
