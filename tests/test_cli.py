@@ -504,12 +504,6 @@ def test_train_output_directory_missing(classifier, tmp_path, capsys):
     assert "nosuch" in err
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ValueError,
-    reason="a diverged training stores NaN losses in the history, which "
-    "MLP.save rejects with a bare ValueError from json.dumps",
-)
 def test_train_diverging_is_clean_error(classifier, tmp_path, capsys):
     data, _ = classifier
     status, _, _ = run_cli(
@@ -653,7 +647,7 @@ def test_main_restores_logger(classifier, capsys):
 
 
 def test_interrupt_exits_130(classifier, capsys, monkeypatch):
-    def interrupt(text):
+    def interrupt(text, sep=None):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(cli_commands, "read_table", interrupt)

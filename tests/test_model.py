@@ -260,3 +260,15 @@ def test_digits_default_settings_reach_97_percent():
     accuracy = (model.predict(X_test) == y_test).mean()
 
     assert accuracy >= 0.97
+
+
+@pytest.mark.parametrize("activation", ["maxout", "elu", "gelu", "softplus"])
+def test_new_activations_save_load_identical(tmp_path, activation):
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(60, 3))
+    model = fit_quietly(quick_mlp(activation=activation, max_epochs=3), X, X[:, 0] * 2)
+    model.save(tmp_path / "model.mlpkit")
+
+    loaded = MLP.load(tmp_path / "model.mlpkit")
+
+    np.testing.assert_array_equal(loaded.predict(X), model.predict(X))

@@ -526,3 +526,53 @@ def test_repr_fitted():
 
 def test_repr_not_fitted():
     assert "not fitted" in repr(TabularPreprocessor())
+
+
+# The pandas-free path for numeric arrays
+
+
+def fitted_on_array(values, standardize=True):
+    frame = pd.DataFrame(values, columns=[f"x{i}" for i in range(values.shape[1])])
+    return TabularPreprocessor(standardize=standardize).fit(frame), frame
+
+
+@pytest.mark.parametrize("standardize", [True, False])
+def test_transform_array_matches_transform(standardize):
+    rng = np.random.default_rng(0)
+    values = rng.normal(5.0, 2.0, size=(40, 3))
+    values[3, 1] = np.nan
+    preprocessor, frame = fitted_on_array(values, standardize)
+
+    fast = preprocessor.transform_array(values)
+
+    np.testing.assert_array_equal(fast, preprocessor.transform(frame))
+    assert fast.dtype == np.float32
+
+
+def test_transform_array_declines_named_columns():
+    frame = pd.DataFrame({"size": [1.0, 2.0, 3.0], "age": [4.0, 5.0, 7.0]})
+    preprocessor = TabularPreprocessor().fit(frame)
+
+    assert preprocessor.transform_array(frame.to_numpy()) is None
+
+
+def test_transform_array_declines_categorical_columns():
+    frame = pd.DataFrame({"x0": [1.0, 2.0, 3.0], "x1": ["a", "b", "a"]})
+    preprocessor = TabularPreprocessor().fit(frame)
+
+    assert preprocessor.transform_array(np.array([[1.0, 2.0]])) is None
+
+
+def test_transform_array_declines_wrong_width():
+    preprocessor, _ = fitted_on_array(np.arange(12.0).reshape(4, 3))
+
+    assert preprocessor.transform_array(np.zeros((2, 4))) is None
+
+
+def test_transform_array_rejects_infinity_with_row():
+    preprocessor, _ = fitted_on_array(np.arange(12.0).reshape(4, 3))
+    values = np.zeros((3, 3))
+    values[2, 1] = np.inf
+
+    with pytest.raises(DataError, match=r"'x1'.*row 3"):
+        preprocessor.transform_array(values)

@@ -17,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from mlpkit.errors import DataError
+from mlpkit.errors import DataError, ParameterError
 
 logger = logging.getLogger(__name__)
 
@@ -28,6 +28,9 @@ MAX_LISTED_COLUMNS = 10
 """Maximum number of column names that an error message lists."""
 
 _OTHER_SEPARATORS = (";", "\t")
+_CHUNK_BYTES = 2**20
+_QUOTED_FIELD = re.compile(r'"[^"]*"')
+_INVALID_SEPARATORS = ('"', "\n", "\r", ".")
 _DECIMAL_COMMA_NUMBER = r"[-+]?\d*,\d+|[-+]?\d+"
 
 NUMERIC = "numeric"
@@ -84,10 +87,10 @@ def read_csv(path: str | os.PathLike[str], sep: str | None = None) -> pd.DataFra
     path : str or path-like
         The CSV file. A UTF-8 byte order mark at its start is removed.
     sep : str or None, default=None
-        Field separator. None uses a comma, unless the header line contains no comma
-        but a semicolon or a tab, which is then used instead. With a semicolon, a
-        text column whose values are all numbers such as "1,5" makes the whole file
-        read with a decimal comma.
+        Field separator, one character. None uses a comma, unless the header line
+        contains no comma outside double quotes but a semicolon or a tab, which is
+        then used instead. With a semicolon, a text column whose values are all
+        numbers such as "1,5" makes the whole file read with a decimal comma.
 
     Returns
     -------
@@ -98,11 +101,21 @@ def read_csv(path: str | os.PathLike[str], sep: str | None = None) -> pd.DataFra
 
     Raises
     ------
+    ParameterError
+        If ``sep`` is not one character, or is a double quote, a line break or a
+        period.
     DataError
-        If the file is missing, is a directory, is not UTF-8, is not valid CSV, has no
-        columns or no data rows, repeats a column name, or has a first data row with
-        more values than the header has names.
+        If the file is missing, is a directory, is not UTF-8 or contains a NUL byte.
+        Also if it is not valid CSV, has no columns or no data rows, repeats a column
+        name, or has a first data row with more values than the header has names.
     """
+    if sep is not None and (
+        not isinstance(sep, str) or len(sep) != 1 or sep in _INVALID_SEPARATORS
+    ):
+        raise ParameterError(
+            "sep must be one character other than a quote, a line break or a"
+            f" period; received: sep={sep!r}"
+        )
     path = Path(path)
     name = str(path)
     if path.is_dir():
@@ -110,6 +123,7 @@ def read_csv(path: str | os.PathLike[str], sep: str | None = None) -> pd.DataFra
     if not path.is_file():
         raise DataError(f"data file {name} not found; check the path")
 
+    _check_no_nul_byte(path, name)
     try:
         if sep is None:
             sep = _guess_separator(path)
@@ -151,6 +165,28 @@ def read_csv(path: str | os.PathLike[str], sep: str | None = None) -> pd.DataFra
     return frame
 
 
+def _check_no_nul_byte(path: Path, name: str) -> None:
+    """Raise DataError if the file contains a NUL byte, a sign of binary data.
+
+    A UTF-16 file has one in every ASCII character, and would otherwise be read as
+    UTF-8 text with NUL characters glued to every value.
+    """
+    line = 1
+    try:
+        with path.open("rb") as file:
+            while chunk := file.read(_CHUNK_BYTES):
+                position = chunk.find(b"\0")
+                if position >= 0:
+                    line += chunk.count(b"\n", 0, position)
+                    raise DataError(
+                        f"{name} contains a NUL byte on line {line}, so it is not a"
+                        " UTF-8 text file; if it is UTF-16, save it as UTF-8"
+                    )
+                line += chunk.count(b"\n")
+    except PermissionError:
+        raise DataError(f"{name} cannot be read; check its permissions") from None
+
+
 def _guess_separator(path: Path) -> str:
     try:
         with path.open(encoding="utf-8-sig", newline="") as file:
@@ -159,6 +195,8 @@ def _guess_separator(path: Path) -> str:
         # read_csv reports the encoding error with the file name.
         return ","
 
+    # A separator inside a quoted column name such as "price, EUR" does not count.
+    header_line = _QUOTED_FIELD.sub("", header_line)
     if "," in header_line:
         return ","
     for separator in _OTHER_SEPARATORS:
@@ -424,6 +462,11 @@ def _category_text(value: object) -> str:
     if isinstance(value, (float, np.floating)) and float(value).is_integer():
         return str(int(value))
     return str(value)
+
+
+def describe_cell_row(series: pd.Series, position: int, source: str | None) -> str:
+    """Describe for messages the row of the cell at ``position`` of a column."""
+    return describe_row(_row_number(series, position, source), source)
 
 
 def _row_number(series: pd.Series, position: int, source: str | None) -> int:

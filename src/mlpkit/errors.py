@@ -6,6 +6,8 @@ exits with status 2; Python callers catch :class:`MlpkitError` or one of its
 subclasses.
 """
 
+from typing import Any
+
 from sklearn.exceptions import ConvergenceWarning as SklearnConvergenceWarning
 
 
@@ -43,3 +45,30 @@ class ConvergenceWarning(SklearnConvergenceWarning):
     A subclass of scikit-learn's ConvergenceWarning (itself a UserWarning), so
     warning filters written for scikit-learn's estimators apply to mlpkit's.
     """
+
+
+class TrainingDivergedError(MlpkitError, ValueError):
+    """Training stopped because the loss or the weights became NaN or infinite.
+
+    Attributes
+    ----------
+    epoch : int or None
+        Epoch in which it happened, counted from 1; None when a single epoch ran
+        outside a training loop.
+    batch : int
+        Mini-batch of that epoch in which it was detected, counted from 1.
+    history : History or None
+        Records of the epochs completed before it.
+    """
+
+    def __init__(
+        self, message: str, *, epoch: int | None, batch: int, history: Any = None
+    ):
+        super().__init__(message)
+        self.epoch = epoch
+        self.batch = batch
+        self.history = history
+
+
+class CheckpointWarning(UserWarning):
+    """Training resumed on data that differs from the checkpoint's rows."""

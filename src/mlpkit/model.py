@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -18,18 +20,38 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from . import __version__
-from .errors import DataError, ModelFileError, NotFittedError, ParameterError
+from .checkpoints import (
+    SECTION as CHECKPOINT_SECTION,
+    ResumeState,
+    check_resumable,
+    checkpoint_contents,
+    data_fingerprint,
+    read_resume_state,
+)
+from .data import format_columns
+from .errors import (
+    CheckpointWarning,
+    DataError,
+    ModelFileError,
+    NotFittedError,
+    ParameterError,
+    TrainingDivergedError,
+)
 from .metrics import task_metrics
-from .modelfile import load_model_file, save_model_file
+from .modelfile import check_layer_arrays, load_model_file, save_model_file
 from .network import Network, resolve_dtype
 from .optimizers import Optimizer, make_optimizer
 from .preprocessing import TabularPreprocessor
+from .sources import RowSource, open_source
+from .streaming import prepare_streaming, train_prepared
 from .tasks import TargetEncoder, as_target_frame
 from .trace import StepTrace, output_unit_names
 from .training import (
     EpochCallback,
     History,
+    StopRequest,
     StoppingRule,
+    TrainingProgress,
     split_validation_rows,
     train,
 )
@@ -97,6 +119,11 @@ class MLP:
         Class labels, sorted; None for regression.
     history_ : History
         Losses and metrics per epoch.
+    block_split_ : BlockSplit
+        Roles of the blocks of rows after :meth:`fit_stream`.
+    test_scores_ : dict or None
+        Loss and metrics on the test blocks after :meth:`fit_stream` with a
+        ``test_fraction``; None otherwise.
     """
 
     def __init__(
@@ -191,6 +218,9 @@ class MLP:
         *,
         source: str | None = None,
         on_epoch_end: EpochCallback | None = None,
+        checkpoint: str | os.PathLike | None = None,
+        resume: str | os.PathLike | None = None,
+        stop_requested: StopRequest | None = None,
     ) -> MLP:
         """Learn preprocessing, task and weights from ``X`` and ``y``.
 
@@ -204,6 +234,37 @@ class MLP:
             File the data came from, named in error messages.
         on_epoch_end : callable, optional
             Called with each epoch's :class:`~mlpkit.training.EpochRecord`.
+        checkpoint : str or path-like, optional
+            File that receives a checkpoint (see :mod:`mlpkit.checkpoints`) after
+            every epoch and when ``stop_requested`` ends training, replaced
+            atomically each time.
+        resume : str or path-like, optional
+            Checkpoint to continue from instead of starting afresh. Its
+            preprocessing, task and weights are kept. The settings in
+            :data:`mlpkit.checkpoints.FIXED_SETTINGS` and the columns of ``X``
+            and ``y`` must match the checkpoint's. With the same data and
+            settings, the weights equal bit for bit those of one uninterrupted
+            fit.
+        stop_requested : callable, optional
+            Polled after every batch. Returning True ends training after that
+            batch: the checkpoint is written, the best weights are restored and
+            ``history_.interrupted`` is set.
+
+        Raises
+        ------
+        TrainingDivergedError
+            If the loss or the weights become NaN or infinite. The model keeps
+            the weights of its best epoch and ``history_`` has the completed
+            epochs, so it can still be saved.
+        ParameterError, DataError, ModelFileError
+            If ``resume`` is not a checkpoint, or its settings or columns differ
+            from this fit's in a way that cannot continue.
+
+        Warns
+        -----
+        CheckpointWarning
+            If ``resume`` was trained on other rows, so the result will differ from
+            that of an uninterrupted fit.
         """
         features = as_feature_frame(X)
         target = as_target_frame(y)
@@ -212,15 +273,24 @@ class MLP:
                 f"X has {len(features)} rows but y has {len(target)}; they must match"
             )
         weights = self._check_sample_weight(sample_weight, len(features))
+        fingerprint = data_fingerprint(features, target, weights)
 
-        self.target_encoder_ = TargetEncoder(self.task, self.standardize)
-        self.target_encoder_.fit(target, source)
+        saved = state = None
+        if resume is not None:
+            saved, state = self._read_checkpoint(resume, features, target, fingerprint)
+            self.target_encoder_ = saved.target_encoder_
+        else:
+            self.target_encoder_ = TargetEncoder(self.task, self.standardize)
+            self.target_encoder_.fit(target, source)
         self.task_ = self.target_encoder_.task_
         self.classes_ = self.target_encoder_.classes_
 
         train_rows, validation_rows = self._split_rows(target)
-        self.preprocessor_ = TabularPreprocessor(standardize=self.standardize)
-        self.preprocessor_.fit(features.iloc[train_rows], source=source)
+        if saved is not None:
+            self.preprocessor_ = saved.preprocessor_
+        else:
+            self.preprocessor_ = TabularPreprocessor(standardize=self.standardize)
+            self.preprocessor_.fit(features.iloc[train_rows], source=source)
         dtype = resolve_dtype(self.dtype)
 
         def encode(rows: NDArray) -> tuple[NDArray, NDArray]:
@@ -238,31 +308,184 @@ class MLP:
                 self.task_, self._raw_target(metric_target), self.target_encoder_.decode(outputs)
             )
 
-        spec = self.target_encoder_.spec
-        self.network_ = Network(
-            [X_train.shape[1], *self.hidden_layers, self.target_encoder_.n_outputs],
-            activation=self.activation,
-            output_activation=spec.output_activation,
-            loss=spec.loss,
-            dtype=dtype.name,
-            seed=self.seed,
-        )
+        if saved is not None:
+            self.network_ = saved.network_
+        else:
+            spec = self.target_encoder_.spec
+            self.network_ = Network(
+                [X_train.shape[1], *self.hidden_layers, self.target_encoder_.n_outputs],
+                activation=self.activation,
+                output_activation=spec.output_activation,
+                loss=spec.loss,
+                dtype=dtype.name,
+                seed=self.seed,
+            )
         self.optimizer_ = self.make_optimizer()
+        rng = np.random.default_rng(self.seed)
+        progress = None
+        if state is not None:
+            self.optimizer_.set_state(state.optimizer_iterations, state.optimizer_state)
+            if state.rng_state is not None:
+                rng.bit_generator.state = state.rng_state
+            progress = state.progress
+
+        on_checkpoint = None
+        if checkpoint is not None:
+
+            def on_checkpoint(progress: TrainingProgress) -> None:
+                self._write_checkpoint(checkpoint, progress, fingerprint)
+
         logger.info("training %r on %d rows", self.network_, len(train_rows))
-        self.history_ = train(
-            self.network_,
-            self.optimizer_,
-            X_train,
-            y_train,
-            batch_size=int(self.batch_size),
-            stopping=StoppingRule(self.max_epochs, self.patience, self.tolerance),
-            rng=np.random.default_rng(self.seed),
-            sample_weight=None if weights is None else weights[train_rows],
-            validation=validation,
-            metric_function=metric_function,
-            on_epoch_end=on_epoch_end,
-        )
+        try:
+            self.history_ = train(
+                self.network_,
+                self.optimizer_,
+                X_train,
+                y_train,
+                batch_size=int(self.batch_size),
+                stopping=StoppingRule(self.max_epochs, self.patience, self.tolerance),
+                rng=rng,
+                sample_weight=None if weights is None else weights[train_rows],
+                validation=validation,
+                metric_function=metric_function,
+                on_epoch_end=on_epoch_end,
+                progress=progress,
+                on_checkpoint=on_checkpoint,
+                stop_requested=stop_requested,
+            )
+        except TrainingDivergedError as error:
+            # The network has its best weights again, so the model can be saved.
+            self.history_ = error.history
+            raise
         return self
+
+    def fit_stream(
+        self,
+        data: str | os.PathLike | RowSource,
+        target: str | int | Sequence[str | int] | None = None,
+        *,
+        block_rows: int | None = None,
+        test_fraction: float = 0.0,
+        cache_dir: str | os.PathLike | None = None,
+        on_epoch_end: EpochCallback | None = None,
+        stop_requested: StopRequest | None = None,
+    ) -> MLP:
+        """Learn preprocessing, task and weights from a file read block by block.
+
+        The file never has to fit in memory: see :mod:`mlpkit.streaming` for the
+        steps. ``validation_fraction`` holds out a share of blocks instead of
+        rows, and the result is the same kind of model as :meth:`fit` gives.
+
+        Parameters
+        ----------
+        data : str, path-like or RowSource
+            A ``.npy`` file of a 2-D numeric array, or a CSV file with a header
+            line (see :mod:`mlpkit.sources`), or a source already opened.
+        target : str, int, sequence of them, or None
+            Target columns of a path: indices for ``.npy`` (None means the last
+            column), names for CSV. Ignored for a RowSource.
+        block_rows : int or None, default=None
+            Rows per block, see :func:`mlpkit.streaming.fit_streaming`.
+        test_fraction : float, default=0.0
+            Share of blocks held out and scored into ``test_scores_``.
+        cache_dir : str or path-like, optional
+            Directory of the temporary encoded copy of a CSV file.
+        on_epoch_end, stop_requested : callable, optional
+            As in :meth:`fit`.
+
+        Raises
+        ------
+        DataError
+            If the file cannot be read or has invalid values.
+        TrainingDivergedError
+            As in :meth:`fit`; the model keeps its best epoch's weights.
+
+        Notes
+        -----
+        NOTE: sample weights, checkpoints and resuming are not supported while
+        streaming.
+        """
+        source = data if isinstance(data, RowSource) else open_source(data, target)
+        fit = prepare_streaming(
+            self, source, block_rows=block_rows, test_fraction=test_fraction
+        )
+        self.preprocessor_ = fit.preprocessor
+        self.target_encoder_ = fit.target_encoder
+        self.task_ = fit.target_encoder.task_
+        self.classes_ = fit.target_encoder.classes_
+        self.network_ = fit.network
+        self.optimizer_ = fit.optimizer
+        self.block_split_ = fit.split
+        try:
+            train_prepared(
+                fit,
+                self,
+                source,
+                cache_dir=cache_dir,
+                on_epoch_end=on_epoch_end,
+                stop_requested=stop_requested,
+            )
+        finally:
+            # After a divergence the history has the completed epochs.
+            self.history_ = fit.history
+            self.test_scores_ = fit.test_scores
+        return self
+
+    def _read_checkpoint(
+        self,
+        path: str | os.PathLike,
+        features: pd.DataFrame,
+        target: pd.DataFrame,
+        fingerprint: str,
+    ) -> tuple[MLP, ResumeState]:
+        """Read a checkpoint and check that this fit can continue from it."""
+        metadata, arrays = load_model_file(path)
+        saved = type(self)._from_file_contents(metadata, arrays, path)
+        state = read_resume_state(
+            metadata, arrays, saved.history_, saved.network_.parameters, path
+        )
+        check_resumable(self.get_settings(), saved.get_settings(), state.progress, path)
+
+        received = {
+            "feature": [str(name) for name in features.columns],
+            "target": [str(name) for name in target.columns],
+        }
+        expected = {
+            "feature": saved.preprocessor_.feature_names_in_,
+            "target": saved.target_encoder_.target_names_,
+        }
+        for kind in ("feature", "target"):
+            if sorted(received[kind]) != sorted(expected[kind]):
+                raise DataError(
+                    f"the {kind} columns are {format_columns(received[kind])}, but "
+                    f"checkpoint {str(path)!r} was trained on "
+                    f"{format_columns(expected[kind])}; resume with the same "
+                    "columns, or start a new training"
+                )
+        if state.fingerprint != fingerprint:
+            warnings.warn(
+                f"the training data differs from the rows that checkpoint "
+                f"{str(path)!r} was trained on, so the result will differ from an "
+                "uninterrupted training",
+                CheckpointWarning,
+                stacklevel=3,
+            )
+        return saved, state
+
+    def _write_checkpoint(
+        self,
+        path: str | os.PathLike,
+        progress: TrainingProgress,
+        fingerprint: str,
+    ) -> None:
+        section, extra_arrays = checkpoint_contents(
+            progress, self.optimizer_, fingerprint
+        )
+        metadata = self._file_metadata(progress.history)
+        metadata[CHECKPOINT_SECTION] = section
+        arrays = {**self.network_.get_arrays(), **extra_arrays}
+        # Stored, not deflated: a checkpoint is rewritten after every epoch.
+        save_model_file(path, metadata, arrays, compress=False)
 
     @staticmethod
     def _check_sample_weight(sample_weight: Any, n_samples: int) -> NDArray | None:
@@ -308,9 +531,13 @@ class MLP:
     def predict_outputs(self, X: Any, *, source: str | None = None) -> NDArray:
         """Return the raw network outputs ŷ, shape ``(n_samples, n_outputs)``."""
         self._check_fitted()
-        inputs = self.preprocessor_.transform(
-            as_feature_frame(X), source=source, dtype=self.network_.dtype
-        )
+        inputs = None
+        if isinstance(X, np.ndarray):
+            inputs = self.preprocessor_.transform_array(X, dtype=self.network_.dtype)
+        if inputs is None:
+            inputs = self.preprocessor_.transform(
+                as_feature_frame(X), source=source, dtype=self.network_.dtype
+            )
         return self.network_.forward(inputs)
 
     def predict(self, X: Any, *, source: str | None = None) -> NDArray:
@@ -378,36 +605,87 @@ class MLP:
     def save(self, path: str | os.PathLike) -> None:
         """Write the model to ``path`` (no pickle), atomically."""
         self._check_fitted()
-        metadata = {
+        metadata = self._file_metadata(self.history_)
+        save_model_file(path, metadata, self.network_.get_arrays())
+
+    def _file_metadata(self, history: History) -> dict[str, Any]:
+        return {
             "mlpkit_version": __version__,
             "settings": self.get_settings(),
             "network": self.network_.get_config(),
             "preprocessing": self.preprocessor_.to_config(),
             "target": self.target_encoder_.to_config(),
-            "history": self.history_.to_dict(),
+            "history": history.to_dict(),
         }
-        save_model_file(path, metadata, self.network_.get_arrays())
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> MLP:
-        """Read a model written by :meth:`save`."""
+        """Read a model written by :meth:`save`, or the latest model of a checkpoint.
+
+        Raises
+        ------
+        ModelFileError
+            If the file is missing, not a model file, damaged, or has parts that
+            do not fit together. Loading never runs code from the file, and
+            memory use is bounded by its size (see :mod:`mlpkit.modelfile`).
+        """
         metadata, arrays = load_model_file(path)
+        return cls._from_file_contents(metadata, arrays, path)
+
+    @classmethod
+    def _from_file_contents(
+        cls, metadata: dict[str, Any], arrays: dict[str, NDArray], path: Any
+    ) -> MLP:
+        name = str(path)
         try:
-            model = cls(**metadata["settings"])
-            model.network_ = Network.from_config(metadata["network"], arrays)
+            sections = {}
+            for key in ("settings", "network", "preprocessing", "target", "history"):
+                sections[key] = metadata[key]
+                if not isinstance(sections[key], dict):
+                    raise TypeError(f"{key!r} must be a dict")
+            # Before building the network, so that its declared sizes cannot
+            # allocate more than the arrays the file holds.
+            check_layer_arrays(sections["network"], arrays)
+            model = cls(**sections["settings"])
+            model.network_ = Network.from_config(sections["network"], arrays)
             model.preprocessor_ = TabularPreprocessor.from_config(
-                metadata["preprocessing"]
+                sections["preprocessing"]
             )
-            model.target_encoder_ = TargetEncoder.from_config(metadata["target"])
-            model.history_ = History.from_dict(metadata["history"])
+            model.target_encoder_ = TargetEncoder.from_config(sections["target"])
+            model.history_ = History.from_dict(sections["history"])
+        except ModelFileError as error:
+            raise ModelFileError(f"model file {name!r}: {error}") from error
         except (KeyError, TypeError, ValueError) as error:
+            problem = f"missing key {error}" if isinstance(error, KeyError) else error
             raise ModelFileError(
-                f"model file {str(path)!r} has invalid contents ({error}); "
+                f"model file {name!r} has invalid contents ({problem}); "
                 "save the model again"
             ) from error
         model.task_ = model.target_encoder_.task_
         model.classes_ = model.target_encoder_.classes_
+        model._check_parts_agree(name)
         return model
+
+    def _check_parts_agree(self, name: str) -> None:
+        """Raise ModelFileError if the loaded settings, network and encoders differ."""
+        network = self.network_
+        spec = self.target_encoder_.spec
+        expected = {
+            "hidden layers": (list(self.hidden_layers), network.layer_sizes[1:-1]),
+            "activation": (self.activation, network.activation),
+            "dtype": (resolve_dtype(self.dtype), network.dtype),
+            "inputs": (self.preprocessor_.n_features_out_, network.layer_sizes[0]),
+            "outputs": (self.target_encoder_.n_outputs, network.layer_sizes[-1]),
+            "output activation": (spec.output_activation, network.output_activation),
+            "loss": (spec.loss, network.loss.name),
+        }
+        for part, (wanted, found) in expected.items():
+            if wanted != found:
+                raise ModelFileError(
+                    f"model file {name!r} is inconsistent: the network has {part} "
+                    f"{found!r}, but its settings, preprocessing and task need "
+                    f"{wanted!r}; save the model again"
+                )
 
     def __repr__(self) -> str:
         if hasattr(self, "network_"):

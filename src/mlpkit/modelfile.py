@@ -6,31 +6,99 @@ Layout (a zip file, like NumPy's ``.npz``)::
                            preprocessing, classes, settings, history
     arrays/<name>.npy      one array per member, NumPy's .npy format
 
-Arrays are read with ``allow_pickle=False`` and metadata with :mod:`json`, so
-loading a model never runs code from the file. A file is written to a
-temporary name beside its destination and renamed over it, so a crash leaves
-either the old file or the new one, never half of one.
+A file is written to a temporary name beside its destination and renamed over
+it, so a crash leaves either the old file or the new one, never half of one.
+
+Loading treats the file as hostile, because model files travel between people:
+
+- Nothing in the file runs as code. Metadata is parsed with :mod:`json`, and
+  each array's ``.npy`` header with :func:`ast.literal_eval`. Only
+  little- or big-endian float32 and float64 arrays are accepted, so no pickle
+  is ever read.
+- Memory use is bounded by the bytes that the file really contains. Before
+  anything is decompressed, each member's uncompressed size (``file_size`` in
+  its zip header) is checked against :data:`MAX_METADATA_BYTES` or the
+  remaining array budget (``max_array_bytes``, :data:`MAX_ARRAY_BYTES` by
+  default), and against :data:`MAX_COMPRESSION_RATIO` times its compressed
+  size. An array's declared shape times its item size must equal the bytes
+  that follow its header. Members are then decompressed in chunks of
+  :data:`READ_CHUNK_BYTES`, so a header that lies about a size makes the read
+  fail before more than that size is held.
+- Members other than ``metadata.json`` and ``arrays/<name>.npy``, repeated
+  names, encrypted members and compression methods other than stored and
+  deflate are rejected before they are read.
+
+Every problem raises :class:`~mlpkit.errors.ModelFileError`.
 """
 
 from __future__ import annotations
 
+import ast
 import io
 import json
+import math
 import os
+import re
+import struct
 import tempfile
 import zipfile
+import zlib
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from .errors import ModelFileError
+from .activations import DEFAULT_MAXOUT_PIECES, check_maxout_pieces
+from .errors import ModelFileError, ParameterError
 
 FORMAT_NAME = "mlpkit-model"
 FORMAT_VERSION = 1
 METADATA_MEMBER = "metadata.json"
 ARRAY_PREFIX = "arrays/"
+ARRAY_SUFFIX = ".npy"
+ARRAY_NAME = re.compile(r"[A-Za-z0-9_]+")
+"""Allowed array names: letters, digits and underscores."""
+
+MAX_METADATA_BYTES = 64 * 2**20
+"""Maximum uncompressed size of ``metadata.json`` (64 MiB)."""
+
+MAX_ARRAY_BYTES = 2 * 2**30
+"""Default maximum of the summed uncompressed size of all arrays (2 GiB)."""
+
+MAX_MEMBERS = 10_000
+"""Maximum number of members in the archive."""
+
+MAX_COMPRESSION_RATIO = 1100
+"""Maximum uncompressed-to-compressed size ratio of a member.
+
+Deflate cannot compress beyond about 1030:1. Measured with zlib on NumPy 2.4 and
+Python 3.11: 100 MB of zero bytes deflates at 1029:1. A higher ratio in a zip
+header is a lie or a zip bomb.
+"""
+
+UNSUPPORTED_FLAG_BITS = 0x1 | 0x20 | 0x40
+"""Zip flag bits of encryption (0x1, 0x40) and patched data (0x20)."""
+
+READ_CHUNK_BYTES = 2**20
+"""Bytes decompressed per read, which bounds what a lying size header costs."""
+
+NPY_MAGIC = b"\x93NUMPY"
+NPY_MAX_HEADER_BYTES = 10_000
+"""Maximum length of an ``.npy`` header, NumPy 2.4's default ``max_header_size``."""
+
+NPY_HEADER_LENGTH_FORMATS = {(1, 0): "<H", (2, 0): "<I"}
+"""The ``.npy`` versions read, with the struct format of their header length."""
+
+ARRAY_DTYPES = {
+    "<f4": np.dtype("<f4"),
+    ">f4": np.dtype(">f4"),
+    "<f8": np.dtype("<f8"),
+    ">f8": np.dtype(">f8"),
+}
+"""The ``.npy`` dtype descriptions accepted: float32 and float64, either byte order."""
+
+MAX_ARRAY_DIMENSIONS = 32
 
 
 def write_atomically(path: str | os.PathLike, write: Any) -> None:
@@ -52,100 +120,441 @@ def write_atomically(path: str | os.PathLike, write: Any) -> None:
 
 
 def save_model_file(
-    path: str | os.PathLike, metadata: dict[str, Any], arrays: dict[str, NDArray]
+    path: str | os.PathLike,
+    metadata: dict[str, Any],
+    arrays: dict[str, NDArray],
+    *,
+    compress: bool = True,
 ) -> None:
-    """Write ``metadata`` and ``arrays`` to ``path`` atomically."""
+    """Write ``metadata`` and ``arrays`` to ``path`` atomically.
+
+    ``compress=False`` stores the members without deflate, which writes faster,
+    for files rewritten often such as checkpoints.
+
+    Raises ValueError for what :func:`load_model_file` would reject: an array
+    name other than letters, digits and underscores, a dtype other than float32
+    and float64, and NaN or infinity in the arrays or the metadata.
+    """
     header = {"format": FORMAT_NAME, "format_version": FORMAT_VERSION, **metadata}
     text = json.dumps(header, indent=1, allow_nan=False)
+    for name, array in arrays.items():
+        if not ARRAY_NAME.fullmatch(name):
+            raise ValueError(f"array name {name!r} must match {ARRAY_NAME.pattern}")
+        array = np.asarray(array)
+        if array.dtype.name not in ("float32", "float64"):
+            raise ValueError(
+                f"array {name!r} has dtype {array.dtype}; model files store "
+                "float32 or float64 arrays only"
+            )
+        if not np.all(np.isfinite(array)):
+            raise ValueError(f"array {name!r} contains NaN or infinite values")
+
+    compression = zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED
 
     def write(file: Any) -> None:
-        with zipfile.ZipFile(file, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        with zipfile.ZipFile(file, "w", compression=compression) as archive:
             archive.writestr(METADATA_MEMBER, text)
             for name, array in arrays.items():
                 buffer = io.BytesIO()
                 np.lib.format.write_array(
                     buffer, np.ascontiguousarray(array), allow_pickle=False
                 )
-                archive.writestr(f"{ARRAY_PREFIX}{name}.npy", buffer.getvalue())
+                member = f"{ARRAY_PREFIX}{name}{ARRAY_SUFFIX}"
+                archive.writestr(member, buffer.getvalue())
 
     write_atomically(path, write)
 
 
-def load_model_file(path: str | os.PathLike) -> tuple[dict[str, Any], dict[str, NDArray]]:
+def load_model_file(
+    path: str | os.PathLike, *, max_array_bytes: int | None = None
+) -> tuple[dict[str, Any], dict[str, NDArray]]:
     """Read a model file; return its metadata and arrays.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The model file.
+    max_array_bytes : int or None, default None
+        Maximum summed uncompressed size of the arrays; None uses
+        :data:`MAX_ARRAY_BYTES`. A file that declares more is rejected before its
+        arrays are read.
+
+    Returns
+    -------
+    metadata : dict
+        The parsed ``metadata.json``, with its ``format`` and ``format_version``.
+    arrays : dict of str to ndarray
+        Each array by name, float32 or float64 in native byte order, every value
+        finite.
 
     Raises
     ------
     ModelFileError
-        If the file is missing, not a model file, damaged or truncated, or
-        written in a newer format than this mlpkit reads.
+        If the file is missing, not a model file, damaged or truncated, written in
+        a newer format than this mlpkit reads, or breaks one of the limits in the
+        module description.
     """
+    if max_array_bytes is None:
+        max_array_bytes = MAX_ARRAY_BYTES
     path = Path(path)
+    name = str(path)
     if not path.exists():
-        raise ModelFileError(f"model file {str(path)!r} not found; check the path")
+        raise ModelFileError(f"model file {name!r} not found; check the path")
     if path.is_dir():
-        raise ModelFileError(f"{str(path)!r} is a directory, not a model file")
+        raise ModelFileError(f"{name!r} is a directory, not a model file")
+    if not path.is_file():
+        raise ModelFileError(f"{name!r} is not a regular file; pass a model file")
     if not zipfile.is_zipfile(path):
         raise ModelFileError(
-            f"{str(path)!r} is not an mlpkit model file (or is truncated); "
+            f"{name!r} is not an mlpkit model file (or is truncated); "
             "pass a file written by 'mlpkit train' or MLP.save"
         )
     try:
         with zipfile.ZipFile(path) as archive:
-            metadata = _read_metadata(archive, path)
-            arrays = _read_arrays(archive, path)
-    except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError) as error:
-        if isinstance(error, ModelFileError):
-            raise
+            members = _check_members(archive, name, path.stat().st_size)
+            metadata = _read_metadata(archive, members[METADATA_MEMBER], name)
+            arrays = _read_arrays(archive, members, name, max_array_bytes)
+    except ModelFileError:
+        raise
+    except NotImplementedError as error:
+        # zipfile raises it for features it lacks, such as a newer zip version.
         raise ModelFileError(
-            f"model file {str(path)!r} is damaged or truncated ({error}); "
+            f"model file {name!r} uses a zip feature that cannot be read ({error});"
+            " save the model again with mlpkit"
+        ) from error
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError, zlib.error) as error:
+        raise ModelFileError(
+            f"model file {name!r} is damaged or truncated ({error}); "
             "save or copy the model again"
         ) from error
     return metadata, arrays
 
 
-def _read_metadata(archive: zipfile.ZipFile, path: Path) -> dict[str, Any]:
-    if METADATA_MEMBER not in archive.namelist():
+def check_layer_arrays(network_config: Any, arrays: dict[str, NDArray]) -> None:
+    """Raise ModelFileError unless ``arrays`` has the weights the network config needs.
+
+    The weights of layer ``i`` are ``weights_i`` of shape ``(layer_sizes[i],
+    layer_sizes[i + 1] · k)`` and ``biases_i`` of shape ``(layer_sizes[i + 1] · k,)``,
+    where ``k`` is the config's ``maxout_pieces`` for a maxout layer and 1
+    otherwise. Checking them against the arrays actually read, before a network
+    is built from the config, keeps a declared size from allocating more memory
+    than the file holds.
+    """
+    if not isinstance(network_config, dict):
         raise ModelFileError(
-            f"{str(path)!r} is a zip archive but not an mlpkit model file "
+            "its network section is not a JSON object; save the model again"
+        )
+    layer_sizes = network_config.get("layer_sizes")
+    valid_sizes = isinstance(layer_sizes, list) and len(layer_sizes) >= 2
+    if valid_sizes:
+        valid_sizes = all(
+            isinstance(size, int) and not isinstance(size, bool) and size >= 1
+            for size in layer_sizes
+        )
+    if not valid_sizes:
+        raise ModelFileError(
+            f"its layer_sizes {_shorten(layer_sizes)!r} are not a list of at least "
+            "two positive integers; save the model again"
+        )
+
+    last = len(layer_sizes) - 2
+    for index in range(last + 1):
+        activation_key = "output_activation" if index == last else "activation"
+        width = layer_sizes[index + 1] * _maxout_pieces(
+            network_config, network_config.get(activation_key)
+        )
+        expected = {
+            f"weights_{index}": (layer_sizes[index], width),
+            f"biases_{index}": (width,),
+        }
+        for name, shape in expected.items():
+            if name not in arrays:
+                raise ModelFileError(
+                    f"it lacks the array {name!r} that its layer_sizes "
+                    f"{_shorten(layer_sizes)} need; save the model again"
+                )
+            if arrays[name].shape != shape:
+                raise ModelFileError(
+                    f"its array {name!r} has shape {arrays[name].shape}, but its "
+                    f"layer_sizes {_shorten(layer_sizes)} need {shape}; save the "
+                    "model again"
+                )
+
+
+def _maxout_pieces(network_config: dict[str, Any], activation: Any) -> int:
+    """Return the pieces per unit of a layer: the config's count for maxout, else 1."""
+    if activation != "maxout":
+        return 1
+    try:
+        return check_maxout_pieces(
+            network_config.get("maxout_pieces", DEFAULT_MAXOUT_PIECES)
+        )
+    except ParameterError as error:
+        raise ModelFileError(f"its network section is invalid: {error}") from error
+
+
+def _check_members(
+    archive: zipfile.ZipFile, name: str, file_bytes: int
+) -> dict[str, zipfile.ZipInfo]:
+    """Return the members by name after checking names, methods and sizes."""
+    infos = archive.infolist()
+    names = [info.filename for info in infos]
+    if METADATA_MEMBER not in names:
+        raise ModelFileError(
+            f"{name!r} is a zip archive but not an mlpkit model file "
             f"(no {METADATA_MEMBER}); pass a file written by 'mlpkit train'"
         )
-    try:
-        metadata = json.loads(archive.read(METADATA_MEMBER).decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+    if len(infos) > MAX_MEMBERS:
         raise ModelFileError(
-            f"model file {str(path)!r} has unreadable metadata ({error}); "
+            f"model file {name!r} has {len(infos)} members, more than the "
+            f"{MAX_MEMBERS} a model file can have; it is damaged or not a model"
+        )
+
+    members: dict[str, zipfile.ZipInfo] = {}
+    for info in infos:
+        member = info.filename
+        if member in members:
+            raise ModelFileError(
+                f"model file {name!r} contains the member {member!r} twice; "
+                "save the model again"
+            )
+        if member != METADATA_MEMBER and _array_name(member) is None:
+            raise ModelFileError(
+                f"model file {name!r} contains the unexpected member {member!r}; "
+                "mlpkit reads only metadata.json and arrays/<name>.npy, so save the "
+                "model again with mlpkit"
+            )
+        _check_member_sizes(info, name, file_bytes)
+        members[member] = info
+    return members
+
+
+def _check_member_sizes(info: zipfile.ZipInfo, name: str, file_bytes: int) -> None:
+    member = info.filename
+    if info.flag_bits & UNSUPPORTED_FLAG_BITS:
+        raise ModelFileError(
+            f"model file {name!r} has a member {member!r} that is encrypted or "
+            f"patched (zip flag bits 0x{info.flag_bits:x}); mlpkit writes neither, "
+            "so save the model again"
+        )
+    if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+        raise ModelFileError(
+            f"model file {name!r} compresses {member!r} with zip method "
+            f"{info.compress_type}; only stored and deflate members are read"
+        )
+    if info.compress_size > file_bytes:
+        raise ModelFileError(
+            f"model file {name!r} declares {info.compress_size} compressed bytes "
+            f"for {member!r} but has only {file_bytes} bytes; it is damaged or "
+            "truncated"
+        )
+    ratio_limit = MAX_COMPRESSION_RATIO * max(info.compress_size, 1)
+    if info.file_size > ratio_limit:
+        raise ModelFileError(
+            f"model file {name!r} declares {info.file_size} uncompressed bytes for "
+            f"{member!r} from {info.compress_size} compressed bytes, beyond the "
+            f"{MAX_COMPRESSION_RATIO}:1 that deflate can reach; the file is "
+            "damaged or a zip bomb"
+        )
+    if member == METADATA_MEMBER and info.file_size > MAX_METADATA_BYTES:
+        raise ModelFileError(
+            f"model file {name!r} has {info.file_size} bytes of metadata, more than "
+            f"the {MAX_METADATA_BYTES} allowed; it is damaged or not a model"
+        )
+
+
+def _array_name(member: str) -> str | None:
+    """Return ``<name>`` of a member ``arrays/<name>.npy``, or None for others."""
+    if not (member.startswith(ARRAY_PREFIX) and member.endswith(ARRAY_SUFFIX)):
+        return None
+    array_name = member[len(ARRAY_PREFIX) : -len(ARRAY_SUFFIX)]
+    if not ARRAY_NAME.fullmatch(array_name):
+        return None
+    return array_name
+
+
+def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytearray:
+    """Decompress a member chunk by chunk, holding at most ``file_size`` bytes.
+
+    zipfile stops decompressing at ``file_size`` and checks the CRC when it gets
+    there, so a member whose real content is longer or different fails with
+    BadZipFile instead of growing the buffer.
+    """
+    data = bytearray()
+    with archive.open(info) as file:
+        while len(data) < info.file_size:
+            chunk = file.read(min(READ_CHUNK_BYTES, info.file_size - len(data)))
+            if not chunk:
+                raise EOFError(f"{info.filename!r} ends early")
+            data += chunk
+        if file.read(1):
+            raise zipfile.BadZipFile(f"{info.filename!r} is longer than declared")
+    return data
+
+
+def _read_metadata(
+    archive: zipfile.ZipFile, info: zipfile.ZipInfo, name: str
+) -> dict[str, Any]:
+    data = _read_member(archive, info)
+    try:
+        metadata = json.loads(
+            data.decode("utf-8"),
+            parse_constant=_reject_constant,
+            parse_float=_parse_finite_float,
+        )
+    except (UnicodeDecodeError, ValueError, RecursionError) as error:
+        raise ModelFileError(
+            f"model file {name!r} has unreadable metadata ({_shorten(error)}); "
             "save the model again"
-        ) from error
+        ) from None
     if not isinstance(metadata, dict) or metadata.get("format") != FORMAT_NAME:
         raise ModelFileError(
-            f"{str(path)!r} is not an mlpkit model file; "
+            f"{name!r} is not an mlpkit model file; "
             "pass a file written by 'mlpkit train'"
         )
     version = metadata.get("format_version")
-    if not isinstance(version, int):
-        raise ModelFileError(f"model file {str(path)!r} has no valid format version")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise ModelFileError(
+            f"model file {name!r} has no valid format version (received: "
+            f"{_shorten(version)!r}); save the model again"
+        )
     if version > FORMAT_VERSION:
         raise ModelFileError(
-            f"model file {str(path)!r} has format version {version}, newer than "
+            f"model file {name!r} has format version {version}, newer than "
             f"{FORMAT_VERSION} which this mlpkit reads; upgrade mlpkit to load it"
         )
     return metadata
 
 
-def _read_arrays(archive: zipfile.ZipFile, path: Path) -> dict[str, NDArray]:
-    arrays = {}
-    for member in archive.infolist():
-        name = member.filename
-        if not name.startswith(ARRAY_PREFIX) or not name.endswith(".npy"):
+def _reject_constant(constant: str) -> Any:
+    raise ValueError(f"{constant} is not a finite number")
+
+
+def _parse_finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{_shorten(text)} is not a finite number")
+    return value
+
+
+def _read_arrays(
+    archive: zipfile.ZipFile,
+    members: dict[str, zipfile.ZipInfo],
+    name: str,
+    max_array_bytes: int,
+) -> dict[str, NDArray]:
+    declared = 0
+    array_members = {}
+    for member, info in members.items():
+        array_name = _array_name(member)
+        if array_name is None:
             continue
-        with archive.open(member) as file:
-            try:
-                array = np.lib.format.read_array(file, allow_pickle=False)
-            except ValueError as error:
-                raise ModelFileError(
-                    f"model file {str(path)!r} has an invalid array {name!r} "
-                    f"({error}); save the model again"
-                ) from error
-        arrays[name[len(ARRAY_PREFIX) : -len(".npy")]] = array
+        declared += info.file_size
+        array_members[array_name] = info
+    if declared > max_array_bytes:
+        raise ModelFileError(
+            f"model file {name!r} declares {declared} bytes of arrays, more than "
+            f"the {max_array_bytes} allowed; it is damaged, not a model, or needs "
+            "a larger max_array_bytes"
+        )
+
+    arrays = {}
+    for array_name, info in array_members.items():
+        data = _read_member(archive, info)
+        arrays[array_name] = _parse_npy(data, array_name, name)
     return arrays
+
+
+def _parse_npy(data: bytearray, array_name: str, name: str) -> NDArray:
+    """Turn the bytes of one ``.npy`` member into a native float array.
+
+    The array is a view of ``data``, so it costs no second copy unless its byte
+    order or memory layout needs converting.
+    """
+
+    def invalid(problem: str) -> ModelFileError:
+        return ModelFileError(
+            f"model file {name!r} has an invalid array {array_name!r} ({problem}); "
+            "save the model again"
+        )
+
+    shape, fortran_order, dtype, offset = _parse_npy_header(data, invalid)
+    count = math.prod(shape)
+    expected = count * dtype.itemsize
+    if expected != len(data) - offset:
+        raise invalid(
+            f"its header declares shape {shape} of {dtype.name}, {expected} bytes, "
+            f"but {len(data) - offset} bytes follow"
+        )
+
+    array = np.frombuffer(data, dtype=dtype, count=count, offset=offset)
+    array = array.reshape(shape, order="F" if fortran_order else "C")
+    if not dtype.isnative:
+        array = array.astype(dtype.newbyteorder("="))
+    if not np.all(np.isfinite(array)):
+        raise invalid("it contains NaN or infinite values")
+    return array
+
+
+def _parse_npy_header(
+    data: bytearray, invalid: Any
+) -> tuple[tuple[int, ...], bool, np.dtype, int]:
+    """Return shape, Fortran order, dtype and data offset of a ``.npy`` member."""
+    if bytes(data[: len(NPY_MAGIC)]) != NPY_MAGIC or len(data) < len(NPY_MAGIC) + 2:
+        raise invalid("it is not in NumPy's .npy format")
+    version = (data[len(NPY_MAGIC)], data[len(NPY_MAGIC) + 1])
+    length_format = NPY_HEADER_LENGTH_FORMATS.get(version)
+    if length_format is None:
+        raise invalid(f".npy version {version[0]}.{version[1]} is not supported")
+
+    start = len(NPY_MAGIC) + 2
+    length_size = struct.calcsize(length_format)
+    if len(data) < start + length_size:
+        raise invalid("its header is truncated")
+    (header_length,) = struct.unpack_from(length_format, data, start)
+    offset = start + length_size + header_length
+    if header_length > NPY_MAX_HEADER_BYTES or len(data) < offset:
+        raise invalid(f"its header length {header_length} is invalid")
+
+    text = bytes(data[start + length_size : offset]).decode("latin1")
+    try:
+        header = ast.literal_eval(text)
+    except (SyntaxError, ValueError, TypeError, RecursionError, MemoryError):
+        raise invalid("its header is not a Python literal") from None
+    if not isinstance(header, dict) or set(header) != {
+        "descr",
+        "fortran_order",
+        "shape",
+    }:
+        raise invalid("its header lacks descr, fortran_order or shape")
+
+    descr = header["descr"]
+    if not isinstance(descr, str) or descr not in ARRAY_DTYPES:
+        raise invalid(
+            f"dtype {_shorten(descr)!r} is not float32 or float64, the only dtypes "
+            "a model file holds"
+        )
+    fortran_order = header["fortran_order"]
+    if not isinstance(fortran_order, bool):
+        raise invalid(f"fortran_order {_shorten(fortran_order)!r} is not a bool")
+    shape = header["shape"]
+    if not _is_shape(shape):
+        raise invalid(f"shape {_shorten(shape)!r} is not a tuple of sizes")
+    return shape, fortran_order, ARRAY_DTYPES[descr], offset
+
+
+def _is_shape(shape: Any) -> bool:
+    if not isinstance(shape, tuple) or len(shape) > MAX_ARRAY_DIMENSIONS:
+        return False
+    for size in shape:
+        if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+            return False
+    return True
+
+
+def _shorten(value: Any, limit: int = 80) -> Any:
+    """Return ``value``, or its text cut to ``limit`` characters when longer."""
+    text = str(value)
+    if len(text) <= limit:
+        return value
+    return text[:limit] + "..."

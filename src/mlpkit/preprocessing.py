@@ -28,6 +28,8 @@ from mlpkit.data import (
     CATEGORICAL,
     NUMERIC,
     category_column_values,
+    describe_cell_row,
+    describe_row,
     describe_source,
     format_columns,
     infer_column_kind,
@@ -107,6 +109,7 @@ class TabularPreprocessor:
         self.standardize = standardize
         self._columns: list[_NumericColumn | _CategoricalColumn] | None = None
         self._encoder: OneHotEncoder | None = None
+        self._numeric_statistics: tuple[npt.NDArray, ...] | None = None
 
     def fit(
         self, frame: pd.DataFrame, source: str | None = None
@@ -220,7 +223,7 @@ class TabularPreprocessor:
         categorical = [
             column for column in columns if isinstance(column, _CategoricalColumn)
         ]
-        blocks = [self._transform_numeric(frame, numeric, source)]
+        blocks = [self._transform_numeric(frame, numeric, source, dtype)]
         if categorical:
             blocks.append(self._transform_categorical(frame, categorical, source))
         return np.hstack(blocks).astype(dtype, copy=False)
@@ -234,17 +237,76 @@ class TabularPreprocessor:
         """Fit on ``frame`` and return its transform, with the errors of both steps."""
         return self.fit(frame, source).transform(frame, source, dtype)
 
+    def transform_array(
+        self, values: npt.NDArray, dtype: npt.DTypeLike = np.float32
+    ) -> npt.NDArray[np.floating] | None:
+        """Transform a numeric array without pandas, or return None if unable.
+
+        A fast path for prediction on a few rows: it applies only when every
+        training column is numeric and the columns were the ``x0, x1, …`` of an
+        array, and gives the same result as :meth:`transform` on a frame of
+        ``values``. None means the caller must use :meth:`transform`.
+        """
+        statistics = self._array_statistics()
+        if (
+            statistics is None
+            or values.ndim != 2
+            or values.shape[1] != self.n_features_in_
+            or values.dtype.kind not in "biuf"
+        ):
+            return None
+        fill_values, means, scales = statistics
+
+        values = values.astype(np.float64)
+        infinite = np.isinf(values)
+        if infinite.any():
+            row, column = np.argwhere(infinite)[0]
+            raise DataError(
+                f"column 'x{column}' contains {values[row, column]} at "
+                f"{describe_row(int(row))}; replace it with a finite number or "
+                "leave the cell empty so it is imputed"
+            )
+        missing_rows, missing_columns = np.nonzero(np.isnan(values))
+        values[missing_rows, missing_columns] = fill_values[missing_columns]
+        if self.standardize:
+            with np.errstate(over="ignore", invalid="ignore"):
+                values -= means
+                values /= scales
+        if _out_of_range_cell(values, dtype) is not None:
+            # transform raises the DataError that names the cell.
+            return None
+        return values.astype(dtype, copy=False)
+
+    def _array_statistics(self) -> tuple[npt.NDArray, ...] | None:
+        """Return fill values, means and scales when :meth:`transform_array` applies."""
+        if self._numeric_statistics is None:
+            columns = self._fitted_columns()
+            array_names = [f"x{index}" for index in range(len(columns))]
+            eligible = self.feature_names_in_ == array_names and all(
+                isinstance(column, _NumericColumn) for column in columns
+            )
+            self._numeric_statistics = ()
+            if eligible:
+                self._numeric_statistics = (
+                    np.array([column.fill_value for column in columns]),
+                    np.array([column.mean for column in columns]),
+                    np.array([column.scale for column in columns]),
+                )
+        return self._numeric_statistics or None
+
     def _transform_numeric(
         self,
         frame: pd.DataFrame,
         columns: list[_NumericColumn],
         source: str | None,
+        dtype: npt.DTypeLike,
     ) -> npt.NDArray[np.float64]:
         values = np.empty((len(frame), len(columns)), dtype=np.float64)
         for index, column in enumerate(columns):
             values[:, index] = numeric_column_values(
                 frame[column.name], column.name, source, "the model was trained on"
             )
+        raw = values.copy()
 
         # Same float64 operations as SimpleImputer.transform followed by
         # StandardScaler.transform, which subtracts mean_ and divides by scale_.
@@ -252,8 +314,11 @@ class TabularPreprocessor:
         missing_rows, missing_columns = np.nonzero(np.isnan(values))
         values[missing_rows, missing_columns] = fill_values[missing_columns]
         if self.standardize:
-            values -= np.array([column.mean for column in columns])
-            values /= np.array([column.scale for column in columns])
+            # Overflow leaves infinity, which _check_in_range reports by cell.
+            with np.errstate(over="ignore", invalid="ignore"):
+                values -= np.array([column.mean for column in columns])
+                values /= np.array([column.scale for column in columns])
+        _check_in_range(values, raw, columns, frame, source, dtype)
         return values
 
     def _transform_categorical(
@@ -270,7 +335,9 @@ class TabularPreprocessor:
             column_values[pd.isna(column_values)] = column.fill_value
             values[:, index] = column_values
 
-            unseen = ~np.isin(column_values, column.categories)
+            # An object array keeps trailing NUL characters that a str array drops.
+            categories = np.array(column.categories, dtype=object)
+            unseen = ~np.isin(column_values, categories)
             if unseen.any():
                 unseen_rows |= unseen
                 unseen_by_column[column.name] = list(pd.unique(column_values[unseen]))
@@ -337,23 +404,31 @@ class TabularPreprocessor:
         Raises
         ------
         ModelFileError
-            If the config lacks a key or has a value of the wrong type.
+            If the config lacks a key or has a value of the wrong type or range.
+            Such values are a statistic that is not a finite number, a scale that
+            is not positive, a negative count, a repeated column name, and
+            categories that are empty, repeated or lack the fill value.
         """
         try:
             preprocessor = cls(standardize=config["standardize"])
-            columns = [_column_from_config(entry) for entry in config["columns"]]
-            if not columns:
-                raise ValueError("it lists no columns")
+            entries = config["columns"]
+            if not isinstance(entries, list) or not entries:
+                raise ValueError("'columns' must be a non-empty list")
+            columns = [_column_from_config(entry) for entry in entries]
+            names = [column.name for column in columns]
+            if len(set(names)) != len(names):
+                raise ValueError("a column name appears more than once")
+            categorical = [
+                column for column in columns if isinstance(column, _CategoricalColumn)
+            ]
+            encoder = _encoder_for_categories(categorical)
         except (KeyError, TypeError, ValueError, ParameterError) as error:
             raise ModelFileError(
                 f"the preprocessing config is invalid ({_config_problem(error)}); the"
                 " model file is damaged or was not written by mlpkit"
             ) from None
 
-        categorical = [
-            column for column in columns if isinstance(column, _CategoricalColumn)
-        ]
-        preprocessor._set_columns(columns, _encoder_for_categories(categorical))
+        preprocessor._set_columns(columns, encoder)
         return preprocessor
 
     def describe(self) -> list[dict[str, Any]]:
@@ -411,6 +486,7 @@ class TabularPreprocessor:
         encoder: OneHotEncoder | None,
     ) -> None:
         self._columns = columns
+        self._numeric_statistics = None
         self._encoder = encoder
         self.feature_names_in_ = [column.name for column in columns]
         self.n_features_in_ = len(columns)
@@ -442,9 +518,21 @@ def _fit_numeric(
         values[:, index] = numeric_column_values(
             frame[name], name, source, "its other values are"
         )
-    imputer = SimpleImputer(strategy="mean")
-    imputed = imputer.fit_transform(values)
-    scaler = StandardScaler().fit(imputed)
+    # Values beyond about 1e154 overflow the variance. The check below reports
+    # them by column, so numpy's warnings are silenced here.
+    with np.errstate(over="ignore", invalid="ignore"):
+        imputer = SimpleImputer(strategy="mean")
+        imputed = imputer.fit_transform(values)
+        scaler = StandardScaler().fit(imputed)
+    statistics = np.vstack([imputer.statistics_, scaler.mean_, scaler.var_])
+    for index in np.flatnonzero(~np.all(np.isfinite(statistics), axis=0)):
+        largest = np.nanmax(np.abs(values[:, index]))
+        raise DataError(
+            f"column '{names[index]}' of {describe_source(source)} has values as"
+            f" large as {largest:.3g}, too large for its mean and variance in"
+            " float64; check the values, or divide the column by a power of ten"
+            " for training and prediction"
+        )
 
     columns = {}
     for index, name in enumerate(names):
@@ -457,6 +545,46 @@ def _fit_numeric(
             n_missing=int(np.isnan(values[:, index]).sum()),
         )
     return columns
+
+
+def _check_in_range(
+    values: npt.NDArray[np.float64],
+    raw: npt.NDArray[np.float64],
+    columns: list[_NumericColumn],
+    frame: pd.DataFrame,
+    source: str | None,
+    dtype: npt.DTypeLike,
+) -> None:
+    """Raise DataError for a transformed value that ``dtype`` cannot hold.
+
+    Casting such a value would give infinity, and the network NaN.
+    """
+    cell = _out_of_range_cell(values, dtype)
+    if cell is None:
+        return
+
+    row, index = cell
+    column = columns[index]
+    where = describe_cell_row(frame[column.name], row, source)
+    raise DataError(
+        f"column '{column.name}' contains {raw[row, index]:.6g} at {where}, which is"
+        f" beyond the {np.dtype(dtype).name} range once scaled; check the value, or"
+        " divide the column by a power of ten for training and prediction"
+    )
+
+
+def _out_of_range_cell(
+    values: npt.NDArray[np.float64], dtype: npt.DTypeLike
+) -> tuple[int, int] | None:
+    """Return (row, column) of the first value that ``dtype`` cannot hold, or None."""
+    limit = np.inf
+    if np.issubdtype(dtype, np.floating):
+        limit = float(np.finfo(dtype).max)
+    out_of_range = ~(np.abs(values) <= limit)
+    if not out_of_range.any():
+        return None
+    row, column = np.argwhere(out_of_range)[0]
+    return int(row), int(column)
 
 
 def _fit_categorical(
@@ -504,26 +632,40 @@ def _encoder_for_categories(
 
 
 def _column_from_config(entry: dict[str, Any]) -> _NumericColumn | _CategoricalColumn:
+    if not isinstance(entry, dict):
+        raise TypeError(f"a column entry must be a dict, not {entry!r}")
     kind = entry["kind"]
     name = _expect(entry["name"], str, "name")
+    n_missing = _expect(entry["n_missing"], int, "n_missing")
+    if isinstance(n_missing, bool) or n_missing < 0:
+        raise ValueError(f"'n_missing' of column '{name}' must be a count")
     if kind == NUMERIC:
+        scale = _finite_number(entry, "scale", name)
+        if scale <= 0:
+            raise ValueError(f"'scale' of column '{name}' must be positive")
         return _NumericColumn(
             name=name,
-            fill_value=float(entry["fill_value"]),
-            mean=float(entry["mean"]),
-            std=float(entry["std"]),
-            scale=float(entry["scale"]),
-            n_missing=int(entry["n_missing"]),
+            fill_value=_finite_number(entry, "fill_value", name),
+            mean=_finite_number(entry, "mean", name),
+            std=_finite_number(entry, "std", name),
+            scale=scale,
+            n_missing=n_missing,
         )
     if kind == CATEGORICAL:
-        categories = [_expect(c, str, "categories") for c in entry["categories"]]
+        raw_categories = _expect(entry["categories"], list, "categories")
+        categories = [_expect(c, str, "categories") for c in raw_categories]
         if not categories:
             raise ValueError(f"column '{name}' has no categories")
+        if len(set(categories)) != len(categories):
+            raise ValueError(f"column '{name}' repeats a category")
+        fill_value = _expect(entry["fill_value"], str, "fill_value")
+        if fill_value not in categories:
+            raise ValueError(f"the fill value of column '{name}' is not a category")
         return _CategoricalColumn(
             name=name,
-            fill_value=_expect(entry["fill_value"], str, "fill_value"),
+            fill_value=fill_value,
             categories=categories,
-            n_missing=int(entry["n_missing"]),
+            n_missing=n_missing,
         )
     raise ValueError(f"unknown column kind {kind!r}")
 
@@ -532,6 +674,19 @@ def _expect(value: Any, expected: type, key: str) -> Any:
     if not isinstance(value, expected):
         raise TypeError(f"'{key}' must be {expected.__name__}, not {value!r}")
     return value
+
+
+def _finite_number(entry: dict[str, Any], key: str, name: str) -> float:
+    value = entry[key]
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"'{key}' of column '{name}' must be a number, not {value!r}")
+    try:
+        number = float(value)
+    except OverflowError:
+        number = np.inf
+    if not np.isfinite(number):
+        raise ValueError(f"'{key}' of column '{name}' must be finite, not {value!r}")
+    return number
 
 
 def _config_problem(error: Exception) -> str:

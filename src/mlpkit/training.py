@@ -7,6 +7,12 @@ Training stops when the monitored loss (validation loss, or training loss
 without a validation set) has not improved by a relative ``tolerance`` for
 ``patience`` epochs. The weights of the best epoch are then restored, unless
 the caller keeps those of the last epoch.
+
+A batch loss, weight or validation loss that becomes NaN or infinite stops
+training with :class:`~mlpkit.errors.TrainingDivergedError`, and the network
+returns to its last good weights. A stop request (Ctrl-C in the command line)
+ends training after the current batch, and the progress that
+:mod:`mlpkit.checkpoints` saves lets a later run continue exactly there.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ import logging
 import math
 import warnings
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -23,7 +29,14 @@ from numpy.typing import NDArray
 
 from sklearn.model_selection import train_test_split
 
-from .errors import ConvergenceWarning, DataError, ParameterError
+from .checkpoints import TrainingProgress
+from .errors import (
+    ConvergenceWarning,
+    DataError,
+    ParameterError,
+    TrainingDivergedError,
+)
+from .history import EpochRecord, History
 from .network import Network
 from .optimizers import Optimizer
 
@@ -68,70 +81,6 @@ class StoppingRule:
         if math.isinf(best):
             return loss < best
         return loss < best - self.tolerance * abs(best)
-
-
-@dataclass
-class EpochRecord:
-    """Losses and task metrics measured after one epoch."""
-
-    epoch: int
-    train_loss: float
-    validation_loss: float | None
-    metrics: dict[str, float] = field(default_factory=dict)
-
-
-@dataclass
-class History:
-    """Per-epoch records of a training run, and how it ended.
-
-    Attributes
-    ----------
-    records : list of EpochRecord
-        One record per epoch, in order; ``epoch`` counts from 1.
-    best_epoch : int
-        The epoch whose weights the network has after training.
-    converged : bool
-        Whether the stopping rule ended training before ``max_epochs``.
-    monitor : str
-        ``"validation_loss"`` or ``"train_loss"``: what early stopping watched.
-    """
-
-    records: list[EpochRecord] = field(default_factory=list)
-    best_epoch: int = 0
-    converged: bool = False
-    monitor: str = "validation_loss"
-
-    @property
-    def epochs(self) -> int:
-        return len(self.records)
-
-    @property
-    def best(self) -> EpochRecord | None:
-        return self.records[self.best_epoch - 1] if self.best_epoch else None
-
-    def column(self, name: str) -> list[float | None]:
-        """Return one value per epoch: ``train_loss``, ``validation_loss`` or a metric."""
-        if name in ("train_loss", "validation_loss"):
-            return [getattr(record, name) for record in self.records]
-        return [record.metrics.get(name) for record in self.records]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "records": [asdict(record) for record in self.records],
-            "best_epoch": self.best_epoch,
-            "converged": self.converged,
-            "monitor": self.monitor,
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> History:
-        records = [EpochRecord(**record) for record in data.get("records", [])]
-        return cls(
-            records=records,
-            best_epoch=int(data.get("best_epoch", 0)),
-            converged=bool(data.get("converged", False)),
-            monitor=str(data.get("monitor", "validation_loss")),
-        )
 
 
 MetricFunction = Callable[[NDArray], dict[str, float]]
@@ -196,6 +145,10 @@ def split_validation_rows(
     return np.sort(train_rows), np.sort(validation_rows)
 
 
+StopRequest = Callable[[], bool]
+CheckpointCallback = Callable[[TrainingProgress], None]
+
+
 def run_epoch(
     network: Network,
     optimizer: Optimizer,
@@ -205,17 +158,111 @@ def run_epoch(
     batch_size: int,
     rng: np.random.Generator | None,
 ) -> float:
-    """Train on every mini-batch once; return the sample-weighted mean batch loss."""
-    total_loss = 0.0
-    total_weight = 0.0
-    for rows in iterate_batches(X.shape[0], batch_size, rng):
+    """Train on every mini-batch once; return the sample-weighted mean batch loss.
+
+    Raises
+    ------
+    TrainingDivergedError
+        If a batch loss or a weight becomes NaN or infinite. The network then
+        has the weights it had before the epoch.
+    """
+    start_parameters = network.parameters.copy()
+    progress = TrainingProgress(History())
+    try:
+        _run_batches(network, optimizer, X, y, sample_weight, batch_size, rng, progress)
+        _check_weights(network, progress)
+    except _Divergence as divergence:
+        network.parameters[...] = start_parameters
+        restored = "its weights from before this epoch"
+        raise _diverged_error(divergence, None, optimizer, None, restored) from None
+    return progress.loss_sum / progress.weight_sum
+
+
+class _Divergence(Exception):
+    """A batch loss or the weights became NaN or infinite: what, and where."""
+
+    def __init__(self, quantity: str, value: float, batch: int, n_batches: int):
+        super().__init__(quantity)
+        self.quantity = quantity
+        self.value = value
+        self.batch = batch
+        self.n_batches = n_batches
+
+
+def _run_batches(
+    network: Network,
+    optimizer: Optimizer,
+    X: NDArray,
+    y: NDArray,
+    sample_weight: NDArray | None,
+    batch_size: int,
+    rng: np.random.Generator | None,
+    progress: TrainingProgress,
+    stop_requested: StopRequest | None = None,
+) -> bool:
+    """Train on the epoch's remaining mini-batches; return whether all were run.
+
+    The shuffled order is drawn in full, as :func:`iterate_batches` draws it,
+    and the ``progress.rows_done`` rows that an interrupted run trained on are
+    skipped. A stop request ends the epoch after the current batch.
+    """
+    n_samples = X.shape[0]
+    order = rng.permutation(n_samples) if rng is not None else np.arange(n_samples)
+    n_batches = progress.batches_done + math.ceil(
+        (n_samples - progress.rows_done) / batch_size
+    )
+    for start in range(progress.rows_done, n_samples, batch_size):
+        rows = order[start : start + batch_size]
         batch_weight = None if sample_weight is None else sample_weight[rows]
         loss, gradients = network.compute_gradients(X[rows], y[rows], batch_weight)
+        if not math.isfinite(loss):
+            raise _Divergence("loss", loss, progress.batches_done + 1, n_batches)
         optimizer.step(network.parameters, gradients)
+
         weight = rows.size if batch_weight is None else float(batch_weight.sum())
-        total_loss += loss * weight
-        total_weight += weight
-    return total_loss / total_weight
+        progress.loss_sum += loss * weight
+        progress.weight_sum += weight
+        progress.rows_done += rows.size
+        progress.batches_done += 1
+        finished = progress.rows_done >= n_samples
+        if not finished and stop_requested is not None and stop_requested():
+            return False
+    return True
+
+
+def _check_weights(network: Network, progress: TrainingProgress) -> None:
+    """Raise _Divergence if a weight or bias is NaN or infinite."""
+    # min and max propagate NaN and infinity without allocating a mask.
+    lowest = network.parameters.min()
+    highest = network.parameters.max()
+    if not (math.isfinite(lowest) and math.isfinite(highest)):
+        value = lowest if not math.isfinite(lowest) else highest
+        raise _Divergence(
+            "weights", float(value), progress.batches_done, progress.batches_done
+        )
+
+
+def _diverged_error(
+    divergence: _Divergence,
+    epoch: int | None,
+    optimizer: Optimizer,
+    history: History | None,
+    restored: str,
+) -> TrainingDivergedError:
+    """Build the error for ``divergence``; ``restored`` names the weights kept."""
+    where = f"batch {divergence.batch} of {divergence.n_batches}"
+    if epoch is not None:
+        where = f"epoch {epoch}, {where}"
+    message = (
+        f"training diverged: the {divergence.quantity} became {divergence.value} in "
+        f"{where}. The usual causes are a learning rate that is too high (it is "
+        f"{optimizer.learning_rate:g}) and inputs or targets that are not "
+        "standardized. Lower the learning rate, keep standardization on, or use the "
+        f"adam optimizer. The network keeps {restored}"
+    )
+    return TrainingDivergedError(
+        message, epoch=epoch, batch=divergence.batch, history=history
+    )
 
 
 def train(
@@ -233,6 +280,9 @@ def train(
     on_epoch_end: EpochCallback | None = None,
     restore_best: bool = True,
     warn_on_max_epochs: bool = True,
+    progress: TrainingProgress | None = None,
+    on_checkpoint: CheckpointCallback | None = None,
+    stop_requested: StopRequest | None = None,
 ) -> History:
     """Train ``network`` until the stopping rule ends it; return the history.
 
@@ -263,47 +313,98 @@ def train(
         Whether to issue a ConvergenceWarning when training reaches
         ``max_epochs``. Callers that name the epoch cap differently turn it off
         and warn from ``History.converged`` in their own words.
+    progress : TrainingProgress, optional
+        Where a previous run stopped, from a checkpoint. The network, the
+        optimizer and ``rng`` must already hold that run's state, with ``rng``
+        at ``progress.epoch_rng_state``. Training then continues from there.
+    on_checkpoint : callable, optional
+        Called with the progress after every epoch, and after the batch where a
+        stop request ends training, while the network has the weights to
+        continue from.
+    stop_requested : callable, optional
+        Polled after every batch. When it returns True, training finishes the
+        batch, calls ``on_checkpoint``, sets ``History.interrupted`` and ends as
+        if the stopping rule had ended it.
+
+    Raises
+    ------
+    TrainingDivergedError
+        If a batch loss, a weight or the validation loss becomes NaN or
+        infinite. The network then has the weights of the best epoch (with
+        ``restore_best``) or those of the last completed epoch, and the error's
+        ``history`` has the completed epochs.
     """
     if int(batch_size) < 1:
         raise ParameterError(
             f"batch_size must be at least 1; received: batch_size={batch_size!r}"
         )
-    history = History(monitor="validation_loss" if validation else "train_loss")
-    best_loss = math.inf
-    best_parameters = network.parameters.copy()
-    epochs_without_improvement = 0
-    metric_inputs = validation[0] if validation else X
+    if progress is None:
+        monitor = "validation_loss" if validation else "train_loss"
+        progress = TrainingProgress(History(monitor=monitor))
+        progress.start_epoch(rng)
+    if progress.best_parameters is None:
+        progress.best_parameters = network.parameters.copy()
+    history = progress.history
+    history.interrupted = False
+    metric_inputs = X if validation is None else validation[0]
+    # What a divergence without a best epoch to return to falls back on.
+    last_good_parameters = network.parameters.copy()
+    last_good = "the weights it resumed with"
+    if progress.epoch == 1 and progress.rows_done == 0:
+        last_good = "its initial weights"
 
-    for epoch in range(1, int(stopping.max_epochs) + 1):
-        train_loss = run_epoch(network, optimizer, X, y, sample_weight, batch_size, rng)
-
-        validation_loss = None
-        if validation is not None:
-            validation_loss = network.loss_value(*validation)
-        metrics = {}
-        if metric_function is not None:
-            metrics = metric_function(network.forward(metric_inputs))
-        record = EpochRecord(epoch, train_loss, validation_loss, metrics)
-        history.records.append(record)
-        logger.debug("epoch %d: %s", epoch, record)
-        if on_epoch_end is not None:
-            on_epoch_end(record)
-
-        monitored = validation_loss if validation is not None else train_loss
-        if stopping.improves(monitored, best_loss):
-            best_loss = monitored
-            best_parameters[...] = network.parameters
-            history.best_epoch = epoch
-            epochs_without_improvement = 0
+    try:
+        for epoch in range(progress.epoch, int(stopping.max_epochs) + 1):
+            finished = _run_batches(
+                network,
+                optimizer,
+                X,
+                y,
+                sample_weight,
+                batch_size,
+                rng,
+                progress,
+                stop_requested,
+            )
+            if not finished:
+                history.interrupted = True
+                break
+            record = _end_epoch(
+                network, epoch, progress, validation, metric_function, metric_inputs
+            )
+            logger.debug("epoch %d: %s", epoch, record)
+            if on_epoch_end is not None:
+                on_epoch_end(record)
+            _update_best(network, stopping, progress, record)
+            progress.start_epoch(rng)
+            last_good_parameters[...] = network.parameters
+            last_good = f"the weights of epoch {epoch}"
+            if progress.epochs_without_improvement >= stopping.patience:
+                history.converged = True
+            elif stop_requested is not None and stop_requested():
+                history.interrupted = True
+            if on_checkpoint is not None:
+                on_checkpoint(progress)
+            if history.converged or history.interrupted:
+                break
+    except _Divergence as divergence:
+        if restore_best and history.best_epoch:
+            network.parameters[...] = progress.best_parameters
+            restored = f"the weights of epoch {history.best_epoch}, the best so far"
         else:
-            epochs_without_improvement += 1
-        if epochs_without_improvement >= stopping.patience:
-            history.converged = True
-            break
+            network.parameters[...] = last_good_parameters
+            restored = last_good
+        raise _diverged_error(
+            divergence, epoch, optimizer, history, restored
+        ) from None
 
+    # A stop between epochs was checkpointed in the loop. One inside an epoch
+    # is checkpointed here, with the rows of the epoch done so far.
+    if history.interrupted and on_checkpoint is not None and progress.rows_done:
+        on_checkpoint(progress)
     if restore_best:
-        network.parameters[...] = best_parameters
-    if warn_on_max_epochs and not history.converged:
+        network.parameters[...] = progress.best_parameters
+    if warn_on_max_epochs and not (history.converged or history.interrupted):
         message = (
             f"training reached max_epochs={stopping.max_epochs} before the "
             f"{history.monitor.replace('_', ' ')} stopped improving; raise max_epochs "
@@ -315,6 +416,55 @@ def train(
         history.epochs,
         history.best_epoch,
         history.monitor,
-        best_loss,
+        progress.best_loss,
     )
     return history
+
+
+def _end_epoch(
+    network: Network,
+    epoch: int,
+    progress: TrainingProgress,
+    validation: tuple[NDArray, ...] | None,
+    metric_function: MetricFunction | None,
+    metric_inputs: NDArray,
+) -> EpochRecord:
+    """Check the weights, measure the epoch's losses and metrics, and record them."""
+    _check_weights(network, progress)
+    train_loss = progress.loss_sum / progress.weight_sum
+
+    validation_loss = None
+    if validation is not None:
+        validation_loss = network.loss_value(*validation)
+        if not math.isfinite(validation_loss):
+            raise _Divergence(
+                "validation loss",
+                validation_loss,
+                progress.batches_done,
+                progress.batches_done,
+            )
+    metrics = {}
+    if metric_function is not None:
+        metrics = metric_function(network.forward(metric_inputs))
+
+    record = EpochRecord(epoch, train_loss, validation_loss, metrics)
+    progress.history.records.append(record)
+    return record
+
+
+def _update_best(
+    network: Network,
+    stopping: StoppingRule,
+    progress: TrainingProgress,
+    record: EpochRecord,
+) -> None:
+    monitored = record.validation_loss
+    if monitored is None:
+        monitored = record.train_loss
+    if stopping.improves(monitored, progress.best_loss):
+        progress.best_loss = monitored
+        progress.best_parameters[...] = network.parameters
+        progress.history.best_epoch = record.epoch
+        progress.epochs_without_improvement = 0
+    else:
+        progress.epochs_without_improvement += 1

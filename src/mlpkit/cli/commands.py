@@ -6,9 +6,11 @@ import argparse
 import difflib
 import logging
 import math
+import signal
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +22,7 @@ from sklearn.model_selection import train_test_split
 
 from ..data import describe_source, format_columns, read_csv, split_target
 from ..datasets import DATASET_NAMES, is_dataset_name, load_dataset
-from ..errors import DataError, MlpkitError, ParameterError
+from ..errors import DataError, MlpkitError, ParameterError, TrainingDivergedError
 from ..model import MLP
 from ..modelfile import write_atomically
 from ..plotting import (
@@ -30,9 +32,12 @@ from ..plotting import (
     save_figure,
 )
 from ..preprocessing import TabularPreprocessor
+from ..sources import NPY_SUFFIX, open_source
 from ..tasks import check_target_values, infer_task
+from ..training import EpochCallback, StopRequest
 from .display import (
     convergence_text,
+    print_line,
     epoch_progress,
     history_text,
     layers_table,
@@ -50,11 +55,14 @@ from .parser import parse_target_names
 logger = logging.getLogger(__name__)
 
 
-def read_table(text: str) -> tuple[pd.DataFrame, str | None, list[str]]:
+def read_table(
+    text: str, sep: str | None = None
+) -> tuple[pd.DataFrame, str | None, list[str]]:
     """Read DATA, a CSV file or a built-in dataset when no file has that name.
 
-    Returns the frame, the source that messages name (None for a dataset) and the
-    dataset's target column (an empty list for CSV).
+    ``sep`` is the CSV field separator, detected when None. Returns the frame, the
+    source that messages name (None for a dataset) and the dataset's target column
+    (an empty list for CSV).
     """
     if is_dataset_name(text):
         features, target = load_dataset(text)
@@ -67,7 +75,12 @@ def read_table(text: str) -> tuple[pd.DataFrame, str | None, list[str]]:
             f"{text!r} is neither a file nor a built-in dataset; did you mean "
             f"{guesses[0]!r} (datasets: {', '.join(DATASET_NAMES)})?"
         )
-    return read_csv(path), str(path), []
+    if path.suffix.lower() == NPY_SUFFIX:
+        raise DataError(
+            f"{text} is a .npy file, which only 'mlpkit train' reads; save the rows"
+            " as CSV for this command"
+        )
+    return read_csv(path, sep=sep), str(path), []
 
 
 def split_columns(
@@ -168,14 +181,20 @@ def load_training_data(
     args: argparse.Namespace,
 ) -> tuple[pd.DataFrame, pd.DataFrame, str | None]:
     """Read DATA and split it into checked features and target columns."""
-    frame, source, dataset_targets = read_table(args.data)
-    targets = parse_target_names(args.target) or dataset_targets
-    if not targets:
-        raise DataError(
-            f"pass --target with the column to predict; {source} has columns "
-            f"{format_columns([str(column) for column in frame.columns])}"
-        )
-    features, target = split_columns(frame, targets, source)
+    if is_npy_file(args.data):
+        # The whole file as one block: x0, x1, … and the target columns.
+        npy_source = open_source(args.data, parse_target_names(args.target))
+        block = npy_source.read_block(0, npy_source.n_rows)
+        features, target, source = block.features, block.target, args.data
+    else:
+        frame, source, dataset_targets = read_table(args.data, args.sep)
+        targets = parse_target_names(args.target) or dataset_targets
+        if not targets:
+            raise DataError(
+                f"pass --target with the column to predict; {source} has columns "
+                f"{format_columns([str(column) for column in frame.columns])}"
+            )
+        features, target = split_columns(frame, targets, source)
     check_target_values(target, source)
     # Reject text, infinity and empty columns in any row now, before training,
     # instead of after it when the test rows are evaluated.
@@ -183,9 +202,85 @@ def load_training_data(
     return features, target, source
 
 
+class TrainingStopped(Exception):
+    """Training ended early on a signal, after saving; main exits 128 + the signal."""
+
+    def __init__(self, signal_number: int):
+        super().__init__(signal.Signals(signal_number).name)
+        self.signal_number = signal_number
+
+
+class StopRequests:
+    """Record SIGINT and SIGTERM, so training can stop after the current batch.
+
+    A second SIGINT raises KeyboardInterrupt at once, for a user who does not want
+    to wait for the batch and the saving.
+    """
+
+    def __init__(self) -> None:
+        self.signal_number: int | None = None
+
+    def handle(self, signal_number: int, frame: Any) -> None:
+        if self.signal_number is not None and signal_number == signal.SIGINT:
+            raise KeyboardInterrupt
+        self.signal_number = signal_number
+
+    def requested(self) -> bool:
+        return self.signal_number is not None
+
+
+@contextmanager
+def stop_requests() -> Iterator[StopRequests]:
+    """Route SIGINT and SIGTERM to a StopRequests inside the block.
+
+    Signal handlers can only be set in the main thread. Elsewhere the block runs
+    with the handlers unchanged, so Ctrl-C keeps raising KeyboardInterrupt.
+    """
+    requests = StopRequests()
+    if threading.current_thread() is not threading.main_thread():
+        yield requests
+        return
+    signal_numbers = (signal.SIGINT, signal.SIGTERM)
+    previous = {number: signal.getsignal(number) for number in signal_numbers}
+    for number in signal_numbers:
+        signal.signal(number, requests.handle)
+    try:
+        yield requests
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
+def is_npy_file(text: str) -> bool:
+    """Return whether DATA names an existing ``.npy`` file."""
+    return Path(text).suffix.lower() == NPY_SUFFIX and Path(text).is_file()
+
+
+def use_streaming(args: argparse.Namespace) -> bool:
+    """Return whether ``train`` reads DATA block by block, from ``--streaming``."""
+    if args.streaming == "never":
+        return False
+    if not Path(args.data).is_file():
+        if args.streaming == "always":
+            raise ParameterError(
+                f"--streaming always needs a CSV or .npy file, but {args.data!r} is"
+                " not a file; pass a file or --streaming auto"
+            )
+        return False
+    if args.streaming == "always":
+        return True
+    return Path(args.data).stat().st_size > args.stream_above * 2**20
+
+
 def run_train(args: argparse.Namespace, out: Console, err: Console) -> None:
     model = MLP(**model_settings(args))
     check_output_path(args.output)
+    if use_streaming(args):
+        run_train_streaming(model, args, out, err)
+        return
+    checkpoint = args.checkpoint if args.checkpoint is not None else args.resume
+    if checkpoint is not None:
+        check_output_path(checkpoint)
     if args.plot is not None:
         # Fail before training, not after it, when the plot cannot be written.
         require_matplotlib()
@@ -195,16 +290,23 @@ def run_train(args: argparse.Namespace, out: Console, err: Console) -> None:
         target, args.test_fraction, args.task, args.seed
     )
 
-    show_progress = not args.quiet and stderr_is_terminal()
+    def fit(on_epoch_end: EpochCallback, stop_requested: StopRequest) -> None:
+        model.fit(
+            features.iloc[train_rows],
+            target.iloc[train_rows],
+            source=source,
+            on_epoch_end=on_epoch_end,
+            checkpoint=checkpoint,
+            resume=args.resume,
+            stop_requested=stop_requested,
+        )
+
     test_scores = None
     with reported_warnings(err):
-        with epoch_progress(err, args.epochs, show_progress) as on_epoch_end:
-            model.fit(
-                features.iloc[train_rows],
-                target.iloc[train_rows],
-                source=source,
-                on_epoch_end=on_epoch_end,
-            )
+        signal_number = fit_until_signal(model, args, err, checkpoint, fit)
+        if signal_number is not None:
+            save_interrupted(model, args, out, err, checkpoint, signal_number)
+            raise TrainingStopped(signal_number)
         if test_rows.size:
             test_scores = model.evaluate(
                 features.iloc[test_rows], target.iloc[test_rows], source=source
@@ -221,8 +323,137 @@ def run_train(args: argparse.Namespace, out: Console, err: Console) -> None:
         print_text(out, f"best epoch: {best_epoch} of {model.history_.epochs}")
         print_text(out, f"converged: {convergence_text(model)}")
     print_text(out, f"saved model to {args.output}")
+    if checkpoint is not None:
+        print_text(out, f"saved checkpoint to {checkpoint}")
     if args.plot is not None:
         print_text(out, f"saved learning curves to {args.plot}")
+
+
+def run_train_streaming(
+    model: MLP, args: argparse.Namespace, out: Console, err: Console
+) -> None:
+    """Train on DATA read block by block, then save, as run_train does in memory."""
+    if args.checkpoint is not None or args.resume is not None:
+        raise ParameterError(
+            "--checkpoint and --resume are not supported when streaming; pass "
+            "--streaming never to train in memory"
+        )
+    if args.plot is not None:
+        require_matplotlib()
+        check_png_path(args.plot)
+    source = open_source(args.data, parse_target_names(args.target), sep=args.sep)
+
+    def fit(on_epoch_end: EpochCallback, stop_requested: StopRequest) -> None:
+        model.fit_stream(
+            source,
+            block_rows=args.block_rows,
+            test_fraction=args.test_fraction,
+            on_epoch_end=on_epoch_end,
+            stop_requested=stop_requested,
+        )
+
+    with reported_warnings(err):
+        signal_number = fit_until_signal(model, args, err, None, fit)
+        if signal_number is not None:
+            save_interrupted(model, args, out, err, None, signal_number)
+            raise TrainingStopped(signal_number)
+    with translate_write_errors(args.output):
+        model.save(args.output)
+    if args.plot is not None:
+        with translate_write_errors(args.plot):
+            save_figure(plot_learning_curves(model.history_), args.plot)
+
+    split = model.block_split_
+    if not args.quiet:
+        n_test = split.count_rows(split.test_blocks)
+        out.print(training_table(model, model.test_scores_, n_test))
+        best_epoch = model.history_.best_epoch
+        print_text(out, f"best epoch: {best_epoch} of {model.history_.epochs}")
+        print_text(out, f"converged: {convergence_text(model)}")
+    print_text(
+        out,
+        f"streamed {split.n_rows} rows of {source.path} in {split.n_blocks} blocks "
+        f"of {split.block_rows} rows",
+    )
+    print_text(out, f"saved model to {args.output}")
+    if args.plot is not None:
+        print_text(out, f"saved learning curves to {args.plot}")
+
+
+def fit_until_signal(
+    model: MLP,
+    args: argparse.Namespace,
+    err: Console,
+    checkpoint: Path | None,
+    fit: Callable[[EpochCallback, StopRequest], None],
+) -> int | None:
+    """Run ``fit`` with a progress bar and a stop request until done or signalled.
+
+    ``fit`` receives the epoch callback and the stop request, and trains
+    ``model``. Returns the number of the SIGINT or SIGTERM that stopped
+    training, or None. If training diverges, the best epoch's model is saved
+    before the error propagates.
+    """
+    show_progress = not args.quiet and stderr_is_terminal()
+    checkpoint_errors = nullcontext()
+    if checkpoint is not None:
+        checkpoint_errors = translate_write_errors(checkpoint)
+    try:
+        with (
+            epoch_progress(err, args.epochs, show_progress) as on_epoch_end,
+            stop_requests() as stop,
+            checkpoint_errors,
+        ):
+            fit(on_epoch_end, stop.requested)
+    except TrainingDivergedError:
+        history = getattr(model, "history_", None)
+        best_epoch = history.best_epoch if history is not None else 0
+        if best_epoch:
+            with translate_write_errors(args.output):
+                model.save(args.output)
+            print_text(
+                err,
+                f"saved the model of epoch {best_epoch}, the best before training "
+                f"diverged, to {args.output}",
+            )
+        raise
+    return stop.signal_number
+
+
+def save_interrupted(
+    model: MLP,
+    args: argparse.Namespace,
+    out: Console,
+    err: Console,
+    checkpoint: Path | None,
+    signal_number: int,
+) -> None:
+    """Save the best model of a training stopped by a signal; print how to resume."""
+    history = model.history_
+    name = signal.Signals(signal_number).name
+    epochs = f"{history.epochs} complete epoch" + ("" if history.epochs == 1 else "s")
+    print_line(
+        err,
+        "stopped",
+        "bold yellow",
+        f"{name} received; training stopped after {epochs} and the batch in progress",
+    )
+    if history.best_epoch:
+        with translate_write_errors(args.output):
+            model.save(args.output)
+        print_text(
+            out,
+            f"saved the best model so far (epoch {history.best_epoch}) to "
+            f"{args.output}",
+        )
+    else:
+        print_text(out, "no epoch completed, so no model was saved")
+    if checkpoint is not None:
+        print_text(
+            out,
+            f"saved checkpoint to {checkpoint}; continue with the same command and "
+            f"--resume {checkpoint}",
+        )
 
 
 def prediction_frame(
@@ -245,7 +476,7 @@ def run_predict(args: argparse.Namespace, out: Console, err: Console) -> None:
     model = MLP.load(args.model)
     if args.output is not None:
         check_output_path(args.output)
-    frame, source, _ = read_table(args.data)
+    frame, source, _ = read_table(args.data, args.sep)
     with reported_warnings(err):
         predictions = prediction_frame(model, frame, source)
     text = predictions.to_csv(index=False)
@@ -261,7 +492,7 @@ def run_predict(args: argparse.Namespace, out: Console, err: Console) -> None:
 
 def run_evaluate(args: argparse.Namespace, out: Console, err: Console) -> None:
     model = MLP.load(args.model)
-    frame, source, _ = read_table(args.data)
+    frame, source, _ = read_table(args.data, args.sep)
     names = model.target_encoder_.target_names_
     missing = [name for name in names if name not in frame.columns]
     if missing:

@@ -146,6 +146,8 @@ def convergence_text(model: MLP) -> str:
     if history.converged:
         monitored = history.monitor.replace("_", " ")
         return f"yes, the {monitored} stopped improving after {history.epochs} epochs"
+    if history.interrupted:
+        return f"no, Ctrl-C or SIGTERM stopped training after {history.epochs} epochs"
     return f"no, training reached the maximum of {model.max_epochs} epochs"
 
 

@@ -20,10 +20,16 @@ from rich.console import Console
 from rich.logging import RichHandler
 
 from ..errors import MlpkitError
-from .commands import run_evaluate, run_info, run_predict, run_train
+from .commands import (
+    TrainingStopped,
+    run_evaluate,
+    run_info,
+    run_predict,
+    run_train,
+)
 from .display import print_line, reported_warnings
 from .explain_commands import run_explain, run_plot
-from .parser import EXIT_INTERRUPTED, EXIT_USAGE, build_parser
+from .parser import EXIT_INTERRUPTED, EXIT_SIGNAL_BASE, EXIT_USAGE, build_parser
 
 Command = Callable[[argparse.Namespace, Console, Console], None]
 
@@ -63,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run the ``mlpkit`` command on ``argv`` (default: sys.argv[1:]).
 
     Returns the exit status: 0 on success, 2 for usage errors and MlpkitError, and
-    130 after Ctrl-C.
+    128 plus the signal number after SIGINT (130, Ctrl-C) or SIGTERM (143).
     """
     parser = build_parser()
     try:
@@ -85,6 +91,9 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print_line(err, "error", "bold red", str(error))
         return EXIT_USAGE
+    except TrainingStopped as stopped:
+        # run_train has saved the checkpoint and the best model, and printed where.
+        return EXIT_SIGNAL_BASE + stopped.signal_number
     except KeyboardInterrupt:
         print_line(err, "error", "bold red", "interrupted")
         return EXIT_INTERRUPTED
