@@ -371,3 +371,14 @@ def test_cli_resume_with_other_architecture_fails(tmp_path, capsys):
     assert status == 2
     assert "hidden_layers=[6], but this run has hidden_layers=[9]" in err
     assert not (tmp_path / "b.mlpkit").exists()
+
+
+def test_resume_with_dropout_matches_uninterrupted(tmp_path):
+    checkpoint = tmp_path / "run.ckpt"
+    options = {"input_dropout": 0.1, "hidden_dropout": 0.3}
+    uninterrupted = fit(4, **options)
+
+    fit(4, checkpoint=checkpoint, stop_requested=stop_after(13), **options)
+    resumed = fit(4, resume=checkpoint, **options)
+
+    assert_same_training(resumed, uninterrupted)

@@ -567,7 +567,9 @@ def test_converged_fit_does_not_warn():
     [
         ({"hidden_layer_sizes": (10, 0)}, "hidden_layer_sizes"),
         ({"activation": "softmax"}, "activation"),
-        ({"solver": "lbfgs"}, "solver"),
+        ({"solver": "newton"}, "solver"),
+        ({"learning_rate": "optimal"}, "learning_rate"),
+        ({"alpha": -1.0}, "alpha"),
         ({"batch_size": 0}, "batch_size"),
         ({"learning_rate_init": 0.0}, "learning_rate_init"),
         ({"max_iter": 0}, "max_iter"),

@@ -3,12 +3,25 @@
 :class:`BaseMLPEstimator` checks the settings, builds a
 :class:`~mlpkit.network.Network` and an optimizer, and trains them with the
 engine: :func:`~mlpkit.training.train` for ``fit`` and one
-:func:`~mlpkit.training.run_epoch` for each ``partial_fit`` call. The
-classifier and the regressor add how targets are encoded and scored.
+:func:`~mlpkit.training.run_epoch` for each ``partial_fit`` call, or
+:func:`~mlpkit.lbfgs.train_lbfgs` for ``solver="lbfgs"``. The classifier and
+the regressor add how targets are encoded and scored.
+
+scikit-learn adds ``0.5 · alpha · ‖W‖² / n`` to each batch's mean loss, where
+``n`` is the batch's sample count (scikit-learn 1.9.1, ``_backprop``). The
+engine's penalty ``(λ₂/2) ‖W‖²`` does not depend on the batch, so ``alpha``
+becomes ``λ₂ = alpha / min(batch_size, total sample weight)``, where the total
+weight is the sample count without ``sample_weight`` and L-BFGS's batch is the
+whole training set. Counting weight instead of rows keeps a zero weight
+equivalent to dropping the sample, and an integer weight to repeating it. For
+regression ``λ₂`` is also multiplied by the number of outputs, because the
+engine's squared error sums over outputs where scikit-learn's averages over
+them. The penalty then weighs against the data loss as in scikit-learn.
 """
 
 from __future__ import annotations
 
+import math
 import numbers
 import warnings
 from collections.abc import Callable
@@ -26,15 +39,21 @@ from sklearn.utils.validation import (
 
 from .activations import HIDDEN_ACTIVATIONS
 from .errors import ConvergenceWarning, DataError, ParameterError
+from .lbfgs import train_lbfgs
 from .network import Network
 from .optimizers import SGD, Adam, Optimizer
+from .schedules import InverseScaling, LearningRateSchedule, ReduceOnPlateau
 from .tasks import TaskSpec
 from .training import History, StoppingRule, run_epoch, split_validation_rows, train
 
 #: scikit-learn's name for an activation, and the engine's name for it.
 ACTIVATION_ALIASES = {"logistic": "sigmoid"}
 ACTIVATIONS = (*HIDDEN_ACTIVATIONS, *ACTIVATION_ALIASES)
-SOLVERS = ("adam", "sgd")
+SOLVERS = ("adam", "sgd", "lbfgs")
+LEARNING_RATES = ("constant", "invscaling", "adaptive")
+#: scikit-learn's ``learning_rate="adaptive"`` stops once the rate is at most
+#: this (scikit-learn 1.9.1, ``_fit_stochastic``).
+ADAPTIVE_MIN_LEARNING_RATE = 1e-6
 #: Rows per mini-batch for ``batch_size="auto"``, as in scikit-learn.
 AUTO_BATCH_SIZE = 200
 #: Seeds are drawn below this bound, which every NumPy seed accepts.
@@ -105,6 +124,10 @@ PARAMETER_RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
         "a positive number",
     ),
     "n_iter_no_change": (_is_positive_int, "a positive integer"),
+    "learning_rate": (LEARNING_RATES.__contains__, f"one of {', '.join(LEARNING_RATES)}"),
+    "power_t": (_in_range(0.0, np.inf, low_open=False, high_open=True), "at least 0"),
+    "alpha": (_in_range(0.0, np.inf, low_open=False, high_open=True), "at least 0"),
+    "max_fun": (_is_positive_int, "a positive integer"),
 }
 
 
@@ -136,6 +159,10 @@ class BaseMLPEstimator(BaseEstimator):
         beta_2: float,
         epsilon: float,
         n_iter_no_change: int,
+        learning_rate: str = "constant",
+        power_t: float = 0.5,
+        alpha: float = 0.0001,
+        max_fun: int = 15000,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -155,6 +182,10 @@ class BaseMLPEstimator(BaseEstimator):
         self.beta_2 = beta_2
         self.epsilon = epsilon
         self.n_iter_no_change = n_iter_no_change
+        self.learning_rate = learning_rate
+        self.power_t = power_t
+        self.alpha = alpha
+        self.max_fun = max_fun
 
     # Settings
 
@@ -179,6 +210,47 @@ class BaseMLPEstimator(BaseEstimator):
             nesterov = bool(self.nesterovs_momentum) and self.momentum > 0
             return SGD(self.learning_rate_init, self.momentum, nesterov)
         return Adam(self.learning_rate_init, self.beta_1, self.beta_2, self.epsilon)
+
+    def _make_schedule(self) -> LearningRateSchedule | None:
+        """Return the schedule of ``learning_rate``, which only SGD uses."""
+        if self.solver != "sgd" or self.learning_rate == "constant":
+            return None
+        if self.learning_rate == "invscaling":
+            return InverseScaling(self.power_t, time_step="samples")
+        return ReduceOnPlateau(
+            factor=0.2,
+            patience=self.n_iter_no_change - 1,
+            threshold=self.tol,
+            threshold_mode="abs",
+        )
+
+    def _stopping_patience(self) -> int:
+        """Return the epochs without improvement after which ``fit`` stops.
+
+        With ``learning_rate="adaptive"``, scikit-learn divides the rate by 5
+        after ``n_iter_no_change`` epochs without improvement, and stops once
+        it is at most 1e-6. The engine's stopping rule counts epochs without
+        improvement instead, so it allows one plateau per division.
+        NOTE: this approximates scikit-learn's rule, because an improvement
+        after a division restarts the count here.
+        """
+        if self._make_schedule() is None or self.learning_rate != "adaptive":
+            return int(self.n_iter_no_change)
+        ratio = self.learning_rate_init / ADAPTIVE_MIN_LEARNING_RATE
+        divisions = max(math.ceil(math.log(ratio, 5)), 0) if ratio > 1 else 0
+        return int(self.n_iter_no_change) * (divisions + 1)
+
+    def _l2_strength(self, total_weight: float, n_outputs: int) -> float:
+        """Return the engine's ``λ₂`` for ``alpha``, see the module docstring."""
+        batch = total_weight
+        if self.solver != "lbfgs" and self.batch_size != "auto":
+            batch = min(int(self.batch_size), total_weight)
+        elif self.solver != "lbfgs":
+            batch = min(AUTO_BATCH_SIZE, total_weight)
+        strength = self.alpha / batch
+        if is_regressor(self):
+            strength *= n_outputs
+        return float(strength)
 
     def _resolve_batch_size(self, n_samples: int) -> int:
         if self.batch_size == "auto":
@@ -236,8 +308,16 @@ class BaseMLPEstimator(BaseEstimator):
                 sample_weight, X, dtype=np.float64, ensure_non_negative=True
             )
         sample_weight = self._training_sample_weight(y, sample_weight, incremental)
+        if incremental and self.solver == "lbfgs":
+            raise ParameterError(
+                "partial_fit needs a stochastic solver, adam or sgd; L-BFGS trains "
+                "on all the data at once, so call fit instead"
+            )
         if reset:
             self._initialize(X.shape[1], targets.shape[1], X.dtype)
+        # The penalty follows the batch size of this call's data.
+        total_weight = X.shape[0] if sample_weight is None else sample_weight.sum()
+        self.network_.l2 = self._l2_strength(float(total_weight), targets.shape[1])
         targets = targets.astype(self.network_.dtype)
 
         if incremental:
@@ -258,8 +338,12 @@ class BaseMLPEstimator(BaseEstimator):
             loss=spec.loss,
             dtype=np.dtype(dtype).name,
             seed=weight_seed,
+            loss_params=spec.loss_params,
         )
         self.optimizer_ = self._make_optimizer()
+        self.schedule_ = self._make_schedule()
+        if self.schedule_ is not None:
+            self.schedule_.start(self.optimizer_)
         self._shuffle_rng = np.random.default_rng(shuffle_seed)
         self.n_outputs_ = n_outputs
         self.n_layers_ = len(self.network_.layer_sizes)
@@ -289,12 +373,23 @@ class BaseMLPEstimator(BaseEstimator):
             sample_weight,
             self._resolve_batch_size(X.shape[0]),
             self._shuffle_rng if self.shuffle else None,
+            self.schedule_,
         )
+        if self.schedule_ is not None:
+            self.schedule_.on_epoch_end(
+                self.optimizer_,
+                self.n_iter_ + 1,
+                loss,
+                samples_seen=self.t_ + X.shape[0],
+            )
         self._record_epochs([loss], X.shape[0])
 
     def _train(
         self, X: NDArray, y: NDArray, targets: NDArray, sample_weight: NDArray | None
     ) -> None:
+        if self.solver == "lbfgs":
+            self._train_lbfgs(X, targets, sample_weight)
+            return
         train_rows = np.arange(X.shape[0])
         validation = None
         metric_function = None
@@ -309,13 +404,14 @@ class BaseMLPEstimator(BaseEstimator):
             X[train_rows],
             targets[train_rows],
             batch_size=self._resolve_batch_size(train_rows.size),
-            stopping=StoppingRule(self.max_iter, self.n_iter_no_change, self.tol),
+            stopping=StoppingRule(self.max_iter, self._stopping_patience(), self.tol),
             rng=self._shuffle_rng if self.shuffle else None,
             sample_weight=None if sample_weight is None else sample_weight[train_rows],
             validation=validation,
             metric_function=metric_function,
             restore_best=bool(self.early_stopping),
             warn_on_max_epochs=False,
+            schedule=self.schedule_,
         )
         self._record_epochs(
             history.column("train_loss"),
@@ -332,6 +428,21 @@ class BaseMLPEstimator(BaseEstimator):
                 ConvergenceWarning,
                 stacklevel=4,
             )
+
+    def _train_lbfgs(
+        self, X: NDArray, targets: NDArray, sample_weight: NDArray | None
+    ) -> None:
+        """Train with L-BFGS on every sample; ``early_stopping`` is ignored."""
+        history = train_lbfgs(
+            self.network_,
+            X,
+            targets,
+            sample_weight,
+            max_iterations=self.max_iter,
+            gradient_tolerance=self.tol,
+            max_function_evaluations=self.max_fun,
+        )
+        self._record_epochs(history.column("train_loss"), X.shape[0])
 
     def _hold_out_validation(
         self, X: NDArray, y: NDArray, targets: NDArray, sample_weight: NDArray | None

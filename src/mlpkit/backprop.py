@@ -4,7 +4,9 @@ For layers ``1 … L`` with ``δₗ = ∂lᵢ/∂zₗ`` per sample:
 
 - output layer: ``δ_L = ∂l/∂ŷ ⊙ f′_L(z_L)``, or ``δ_L = ŷ − y`` where the output
   activation and the loss fuse (see :mod:`mlpkit.losses`);
-- hidden layers, by the chain rule: ``δₗ = (δₗ₊₁ · Wₗ₊₁ᵀ) ⊙ f′ₗ(zₗ)``;
+- hidden layers, by the chain rule: ``δₗ = (δₗ₊₁ · Wₗ₊₁ᵀ) ⊙ f′ₗ(zₗ)``, or
+  ``δₗ = ((δₗ₊₁ · Wₗ₊₁ᵀ) ⊙ mₗ) ⊙ f′ₗ(zₗ)`` when the forward pass multiplied
+  ``aₗ`` by a dropout mask ``mₗ``;
 - gradients: ``∂L/∂Wₗ = aₗ₋₁ᵀ · δₗ / n`` and ``∂L/∂bₗ = Σᵢ δₗᵢ / n``, with
   ``1 / n`` replaced by ``wᵢ / Σw`` for weighted samples.
 """

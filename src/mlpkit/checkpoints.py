@@ -8,7 +8,9 @@ optimizer's state::
     metadata.json   ... the model's metadata ...
                     checkpoint: optimizer step count, random generator state,
                                 early-stopping state, the unfinished epoch's
-                                progress, a fingerprint of the training data
+                                progress, a fingerprint of the training data,
+                                the learning-rate schedule's config and state,
+                                the dropout generator's state
     arrays/best_parameters.npy        weights of the best epoch, flat
     arrays/optimizer_<state>.npy      e.g. optimizer_first_moment for Adam
 
@@ -25,7 +27,7 @@ import hashlib
 import math
 import os
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -34,6 +36,10 @@ from numpy.typing import NDArray
 from .errors import ModelFileError, ParameterError
 from .history import History
 from .optimizers import Optimizer
+from .schedules import LearningRateSchedule
+
+if TYPE_CHECKING:
+    from .network import Network
 
 SECTION = "checkpoint"
 BEST_PARAMETERS = "best_parameters"
@@ -48,11 +54,17 @@ FIXED_SETTINGS = (
     "task",
     "standardize",
     "validation_fraction",
+    "learning_rate_schedule",
+    "loss",
+    "huber_delta",
+    "quantile",
+    "maxout_pieces",
 )
 """Settings that a resumed training must share with its checkpoint.
 
-The others (learning rate, momentum, Nesterov momentum, batch size, maximum
-epochs, patience and tolerance) only change the steps still to come.
+The others (learning rate, optimizer and schedule hyperparameters, batch size,
+maximum epochs, patience, tolerance, class weights and regularization) only
+change the steps still to come.
 """
 
 
@@ -127,6 +139,13 @@ class ResumeState:
         ``bit_generator.state`` to restore before continuing.
     fingerprint : str
         :func:`data_fingerprint` of the data the checkpoint was trained on.
+    schedule_state : dict or None
+        ``LearningRateSchedule.get_state()`` of the learning-rate schedule, or
+        None for a training without one.
+    dropout_state : dict or None
+        ``Network.get_dropout_state()`` when the checkpoint was written, to
+        restore with ``Network.set_dropout_state``; None for a network
+        without dropout.
     """
 
     progress: TrainingProgress
@@ -134,6 +153,8 @@ class ResumeState:
     optimizer_state: dict[str, NDArray]
     rng_state: dict[str, Any] | None
     fingerprint: str
+    schedule_state: dict[str, Any] | None = None
+    dropout_state: dict[str, Any] | None = None
 
 
 def data_fingerprint(
@@ -143,7 +164,12 @@ def data_fingerprint(
     digest = hashlib.sha256()
     for frame in (features, target):
         digest.update(repr([str(name) for name in frame.columns]).encode("utf-8"))
-        hashes = pd.util.hash_pandas_object(frame, index=False).to_numpy()
+        try:
+            hashes = pd.util.hash_pandas_object(frame, index=False).to_numpy()
+        except TypeError:
+            # The label lists of a multilabel target are unhashable; hash their text.
+            text = frame.map(repr)
+            hashes = pd.util.hash_pandas_object(text, index=False).to_numpy()
         digest.update(hashes.tobytes())
     if sample_weight is not None:
         digest.update(np.ascontiguousarray(sample_weight, dtype=np.float64).tobytes())
@@ -151,9 +177,17 @@ def data_fingerprint(
 
 
 def checkpoint_contents(
-    progress: TrainingProgress, optimizer: Optimizer, fingerprint: str
+    progress: TrainingProgress,
+    optimizer: Optimizer,
+    fingerprint: str,
+    schedule: LearningRateSchedule | None = None,
+    network: Network | None = None,
 ) -> tuple[dict[str, Any], dict[str, NDArray]]:
-    """Return the ``checkpoint`` metadata section and the arrays it adds."""
+    """Return the ``checkpoint`` metadata section and the arrays it adds.
+
+    With a ``network`` that uses dropout, the section also stores its dropout
+    generator's state, which the next batch's masks depend on.
+    """
     iterations, state = optimizer.get_state()
     section = {
         "optimizer_iterations": iterations,
@@ -167,6 +201,13 @@ def checkpoint_contents(
         "weight_sum": progress.weight_sum,
         "data_fingerprint": fingerprint,
     }
+    if schedule is not None:
+        section["schedule"] = {
+            "config": schedule.get_config(),
+            "state": schedule.get_state(),
+        }
+    if network is not None and network.has_dropout:
+        section["dropout_rng_state"] = network.get_dropout_state()
     arrays = {BEST_PARAMETERS: progress.best_parameters}
     for name, array in state.items():
         arrays[f"{OPTIMIZER_PREFIX}{name}"] = array
@@ -250,7 +291,35 @@ def _parse_section(
         optimizer_state=optimizer_state,
         rng_state=rng_state,
         fingerprint=fingerprint,
+        schedule_state=_schedule_state(section.get("schedule")),
+        dropout_state=_dropout_state(section.get("dropout_rng_state")),
     )
+
+
+def _dropout_state(state: Any) -> dict[str, Any] | None:
+    """Return the saved dropout generator state, checked by setting it."""
+    if state is None:
+        return None
+    if not isinstance(state, dict):
+        raise TypeError("dropout_rng_state must be a dict")
+    np.random.default_rng().bit_generator.state = state
+    return state
+
+
+def _schedule_state(entry: Any) -> dict[str, Any] | None:
+    """Return the saved schedule state, checked by restoring it into a copy."""
+    if entry is None:
+        return None
+    if not isinstance(entry, dict):
+        raise TypeError("schedule must be a dict")
+    config, state = entry["config"], entry["state"]
+    if not isinstance(config, dict) or not isinstance(state, dict):
+        raise TypeError("the schedule's config and state must be dicts")
+    try:
+        LearningRateSchedule.from_config(config).set_state(state)
+    except ParameterError as error:
+        raise ValueError(f"invalid schedule: {error}") from None
+    return state
 
 
 def _parameter_array(

@@ -1,9 +1,13 @@
 """Finite-difference estimates of the loss gradient, the check on backpropagation.
 
 Each estimate moves one parameter ``θᵢ`` by ``±h`` in a float64 copy of the
-network and measures the loss on both sides::
+network and measures the training objective ``L`` on both sides::
 
     ∂L/∂θᵢ ≈ (L(θ + h eᵢ) − L(θ − h eᵢ)) / 2h
+
+``L`` is :meth:`~mlpkit.network.Network.training_loss`: the data loss plus the
+weight penalty, under fixed dropout masks when the network uses dropout, so
+the estimate matches the gradients of one training step.
 
 It needs two forward passes per parameter and does not use the chain rule,
 so agreement with backpropagation is evidence that both are right.
@@ -38,6 +42,7 @@ def estimate_gradients(
     sample_weight: NDArray | None = None,
     entries: NDArray | None = None,
     step: float = FINITE_DIFFERENCE_STEP,
+    dropout_masks: list[NDArray | None] | None = None,
 ) -> NDArray:
     """Estimate ``∂L/∂θ`` by central differences on a float64 copy of ``network``.
 
@@ -50,6 +55,9 @@ def estimate_gradients(
     entries : ndarray of int, optional
         Flat indices into ``network.parameters`` to estimate; default all.
     step : float, default 1e-5
+    dropout_masks : list of (ndarray or None), optional
+        One dropout mask per layer, held fixed for every evaluation; default
+        no dropout.
 
     Returns
     -------
@@ -64,14 +72,20 @@ def estimate_gradients(
         sample_weight = np.asarray(sample_weight, dtype=np.float64)
     if entries is None:
         entries = np.arange(double.n_parameters)
+    masks = None
+    if dropout_masks is not None:
+        masks = [
+            None if mask is None else np.asarray(mask, dtype=np.float64)
+            for mask in dropout_masks
+        ]
 
     estimates = np.full(double.n_parameters, np.nan)
     for index in entries:
         original = double.parameters[index]
         double.parameters[index] = original + step
-        upper = double.loss_value(X, y_true, sample_weight)
+        upper = double.training_loss(X, y_true, sample_weight, dropout_masks=masks)
         double.parameters[index] = original - step
-        lower = double.loss_value(X, y_true, sample_weight)
+        lower = double.training_loss(X, y_true, sample_weight, dropout_masks=masks)
         double.parameters[index] = original
         estimates[index] = (upper - lower) / (2.0 * step)
     return estimates
@@ -88,7 +102,8 @@ def estimate_layer_gradients(
     Every entry is estimated while ``n_parameters² × n_samples`` stays within
     ``FULL_ESTIMATE_BUDGET``. Beyond it only the ``ESTIMATED_PER_ARRAY``
     entries of each array with the largest gradient in ``network.gradients``
-    are, and the others are NaN.
+    are, and the others are NaN. The dropout masks of that pass, kept in each
+    layer's ``input_mask``, are held fixed.
 
     Returns
     -------
@@ -100,7 +115,10 @@ def estimate_layer_gradients(
         entries = np.arange(n_parameters)
     else:
         entries = largest_gradient_entries(network)
-    estimates = estimate_gradients(network, X, y_true, sample_weight, entries)
+    masks = [layer.input_mask for layer in network.layers]
+    estimates = estimate_gradients(
+        network, X, y_true, sample_weight, entries, dropout_masks=masks
+    )
 
     # The slices follow the layout of Network.parameters: layer after layer,
     # each layer's weights row by row, then its biases.

@@ -48,6 +48,10 @@ class Dense:
         The last batch's ``a_prev``, pre-activation, activation and
         ``δ = ∂l/∂z`` per sample, kept for backpropagation and inspection.
         ``z`` and ``δ`` have ``n_out · pieces`` columns, ``a`` has ``n_out``.
+        Under dropout, ``inputs`` is the masked ``a_prev ⊙ m``.
+    input_mask : ndarray of shape (n_samples, n_in) or None
+        The dropout mask ``m`` of the last forward pass, with entries 0 and
+        ``1 / (1 − p)``; None when that pass used no dropout.
     """
 
     def __init__(
@@ -74,6 +78,7 @@ class Dense:
         self.z: NDArray | None = None
         self.a: NDArray | None = None
         self.delta: NDArray | None = None
+        self.input_mask: NDArray | None = None
 
     @property
     def parameter_count(self) -> int:
@@ -92,12 +97,17 @@ class Dense:
         self.weight_gradient = gradients[:split].reshape(shape)
         self.bias_gradient = gradients[split:]
 
-    def forward(self, inputs: NDArray) -> NDArray:
+    def forward(self, inputs: NDArray, mask: NDArray | None = None) -> NDArray:
         """Compute ``z = a_prev · W + b`` and ``a = f(z)``, keeping both.
 
         ``inputs`` has shape ``(n_samples, n_in)``; the result has shape
-        ``(n_samples, n_out)`` and ``z`` has ``n_out · pieces`` columns.
+        ``(n_samples, n_out)`` and ``z`` has ``n_out · pieces`` columns. A
+        dropout ``mask`` of the shape of ``inputs`` replaces ``a_prev`` by
+        ``a_prev ⊙ mask``, and :meth:`delta_of_previous` applies it again.
         """
+        self.input_mask = mask
+        if mask is not None:
+            inputs = inputs * mask
         self.inputs = inputs
         self.z = inputs @ self.weights + self.biases
         self.a = self.activation.forward(self.z)
@@ -117,8 +127,14 @@ class Dense:
         np.sum(scaled, axis=0, out=self.bias_gradient)
 
     def delta_of_previous(self, previous: Dense) -> NDArray:
-        """Return the previous layer's ``δ_prev = (δ · Wᵀ) ⊙ f′_prev(z_prev)``."""
+        """Return the previous layer's ``δ_prev = (δ · Wᵀ) ⊙ f′_prev(z_prev)``.
+
+        Under dropout it is ``δ_prev = ((δ · Wᵀ) ⊙ m) ⊙ f′_prev(z_prev)``,
+        because this layer received ``a_prev ⊙ m``.
+        """
         grad_a = self.delta @ self.weights.T
+        if self.input_mask is not None:
+            grad_a *= self.input_mask
         return previous.activation.backward(grad_a, previous.z, previous.a)
 
     def __repr__(self) -> str:

@@ -130,11 +130,17 @@ def train_lbfgs(
     Raises
     ------
     ParameterError
-        If a cap is below 1 or a tolerance is negative.
+        If a cap is below 1 or a tolerance is negative, or if the network uses
+        dropout or max-norm. L-BFGS needs an objective that is the same at
+        every evaluation, and its line search does not keep weights inside a
+        constraint. The L2 penalty suits L-BFGS. The L1 penalty is accepted,
+        but its gradient jumps where a weight crosses 0, which a quasi-Newton
+        method does not assume, so convergence can be slow or stop early.
     TrainingDivergedError
         If the loss or the weights end NaN or infinite. The network then has
         its initial weights back.
     """
+    _check_network(network)
     _check_settings(
         max_iterations,
         gradient_tolerance,
@@ -225,6 +231,23 @@ def _finish(
     history.message = str(result.message)
     history.n_function_evaluations = int(result.nfev)
     history.converged = result.status == 0 and not history.interrupted
+
+
+def _check_network(network: Network) -> None:
+    if network.has_dropout:
+        raise ParameterError(
+            "L-BFGS cannot train a network with dropout, because each evaluation "
+            "would draw new masks and change the objective; received: "
+            f"input_dropout={network.input_dropout!r}, "
+            f"hidden_dropout={network.hidden_dropout!r}. Set both to 0 or use a "
+            "gradient-descent optimizer"
+        )
+    if network.max_norm is not None:
+        raise ParameterError(
+            "L-BFGS cannot train a network with a max-norm constraint; received: "
+            f"max_norm={network.max_norm!r}. Set max_norm to None or use a "
+            "gradient-descent optimizer"
+        )
 
 
 def _check_settings(

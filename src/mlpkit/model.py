@@ -29,6 +29,7 @@ from .checkpoints import (
     read_resume_state,
 )
 from .data import format_columns
+from .lbfgs import train_lbfgs
 from .errors import (
     CheckpointWarning,
     DataError,
@@ -40,11 +41,22 @@ from .errors import (
 from .metrics import task_metrics
 from .modelfile import check_layer_arrays, load_model_file, save_model_file
 from .network import Network, resolve_dtype
-from .optimizers import Optimizer, make_optimizer
+from .optimizers import Optimizer
 from .preprocessing import TabularPreprocessor
+from .settings import (
+    LBFGS,
+    build_optimizer,
+    build_schedule,
+    build_target_encoder,
+    check_settings,
+    class_labels,
+    class_sample_weight,
+    class_weight_pairs,
+    network_options,
+)
 from .sources import RowSource, open_source
 from .streaming import prepare_streaming, train_prepared
-from .tasks import TargetEncoder, as_target_frame
+from .tasks import TargetEncoder, as_multilabel_frame, as_target_frame
 from .trace import StepTrace, output_unit_names
 from .training import (
     EpochCallback,
@@ -57,6 +69,12 @@ from .training import (
 )
 
 logger = logging.getLogger(__name__)
+
+MODEL_KIND_KEY = "kind"
+"""Metadata key that names another kind of model, such as ``"autoencoder"``.
+
+An MLP's model file has no such key, so files written before it existed load.
+"""
 
 
 def as_feature_frame(X: Any) -> pd.DataFrame:
@@ -85,11 +103,17 @@ class MLP:
     hidden_layers : sequence of int, default (100,)
         Units of each hidden layer.
     activation : str, default "relu"
-        Hidden activation: identity, sigmoid, tanh, relu or leaky_relu.
-    optimizer : {"adam", "sgd"}, default "adam"
+        Hidden activation, one of :data:`mlpkit.activations.HIDDEN_ACTIVATIONS`.
+    optimizer : str, default "adam"
+        sgd, adam, adamw, rmsprop, adagrad, adadelta (see
+        :mod:`mlpkit.optimizers`) or lbfgs, which trains on all the training
+        rows at once (:func:`mlpkit.lbfgs.train_lbfgs`) for at most
+        ``max_epochs`` iterations and ignores the learning rate, batch size,
+        patience and tolerance.
     learning_rate : float, default 0.001
+        The initial learning rate η₀, which a schedule then changes.
     momentum : float, default 0.9
-        Momentum of SGD; ignored by Adam.
+        Momentum of SGD; ignored by the other optimizers.
     nesterov : bool, default False
         Nesterov momentum for SGD.
     batch_size : int, default 32
@@ -101,20 +125,64 @@ class MLP:
     validation_fraction : float, default 0.1
         Share of rows held out (stratified for classification) to monitor
         early stopping; 0 monitors the training loss instead.
-    task : {"auto", "classification", "regression"}, default "auto"
+    task : {"auto", "classification", "regression", "multilabel"}, default "auto"
+        multilabel takes an indicator matrix (one 0/1 column per label) or one
+        column of label lists, and is never inferred.
     standardize : bool, default True
         Standardize numeric inputs, and regression targets, with statistics
         from the training rows.
     dtype : {"float32", "float64"}, default "float32"
     seed : int or None, default 0
         Seeds the weights, the validation split and the shuffling.
+    beta1, beta2 : float, default 0.9 and 0.999
+        Moment decay rates of adam and adamw.
+    epsilon : float or None, default None
+        ε of adam, adamw, rmsprop, adagrad and adadelta; None keeps each
+        optimizer's default.
+    rho : float or None, default None
+        Decay rate of the squared-gradient average of rmsprop (default 0.99)
+        and adadelta (default 0.9).
+    weight_decay : float, default 0.01
+        Decoupled weight decay of adamw, per unit of learning rate.
+    learning_rate_schedule : str, default "constant"
+        constant, inverse_scaling (η₀ / tᵖ by steps, ``p = power_t``), step
+        (× ``gamma`` every ``step_size`` epochs), exponential (× ``gamma`` each
+        epoch), cosine (to ``min_learning_rate`` over ``decay_epochs``) or
+        reduce_on_plateau (× ``plateau_factor`` after more than
+        ``plateau_patience`` epochs without improvement of the monitored
+        loss); see :mod:`mlpkit.schedules`.
+    power_t, step_size, gamma, decay_epochs, min_learning_rate, plateau_factor, plateau_patience
+        Settings of the schedules, defaults 0.5, 10, None (0.1 for step, 0.99
+        for exponential), None (``max_epochs``), 0.0, 0.2 and 5.
+    loss : str, default "squared_error"
+        Regression loss: squared_error, absolute_error, huber, poisson
+        (non-negative counts, predicts ``e^ŷ``) or quantile.
+    huber_delta : float, default 1.0
+        Where Huber's loss turns from quadratic to linear, in standard
+        deviations of a standardized target.
+    quantile : float, default 0.5
+        The quantile in (0, 1) that the quantile (pinball) loss predicts.
+    maxout_pieces : int, default 2
+        Pieces per unit of the maxout activation.
+    class_weight : None, "balanced" or dict, default None
+        Weight of each class in the loss, multiplied into ``sample_weight``;
+        "balanced" is ``n_samples / (n_classes · count)`` as in scikit-learn.
+        Multilabel targets take "balanced" only.
+    l1, l2 : float, default 0.0
+        L1 and L2 penalties on the weights, see :class:`~mlpkit.network.Network`.
+    input_dropout : float, default 0.0
+        Share of inputs dropped at random in each training batch.
+    hidden_dropout : float or sequence of float, default 0.0
+        Dropout rate of every hidden layer, or one rate per hidden layer.
+    max_norm : float or None, default None
+        Cap on the L2 norm of the weights into each unit.
 
     Attributes
     ----------
     network_ : Network
     preprocessor_ : TabularPreprocessor
     target_encoder_ : TargetEncoder
-    task_ : {"binary", "multiclass", "regression"}
+    task_ : {"binary", "multiclass", "regression", "multilabel"}
     classes_ : ndarray or None
         Class labels, sorted; None for regression.
     history_ : History
@@ -143,6 +211,30 @@ class MLP:
         standardize: bool = True,
         dtype: str = "float32",
         seed: int | None = 0,
+        *,
+        beta1: float = 0.9,
+        beta2: float = 0.999,
+        epsilon: float | None = None,
+        rho: float | None = None,
+        weight_decay: float = 0.01,
+        learning_rate_schedule: str = "constant",
+        power_t: float = 0.5,
+        step_size: int = 10,
+        gamma: float | None = None,
+        decay_epochs: int | None = None,
+        min_learning_rate: float = 0.0,
+        plateau_factor: float = 0.2,
+        plateau_patience: int = 5,
+        loss: str = "squared_error",
+        huber_delta: float = 1.0,
+        quantile: float = 0.5,
+        maxout_pieces: int = 2,
+        class_weight: Any = None,
+        l1: float = 0.0,
+        l2: float = 0.0,
+        input_dropout: float = 0.0,
+        hidden_dropout: float | Sequence[float] = 0.0,
+        max_norm: float | None = None,
     ):
         self.hidden_layers = tuple(int(units) for units in hidden_layers)
         self.activation = activation
@@ -159,6 +251,31 @@ class MLP:
         self.standardize = standardize
         self.dtype = dtype
         self.seed = seed
+        self.beta1 = beta1
+        self.beta2 = beta2
+        self.epsilon = epsilon
+        self.rho = rho
+        self.weight_decay = weight_decay
+        self.learning_rate_schedule = learning_rate_schedule
+        self.power_t = power_t
+        self.step_size = step_size
+        self.gamma = gamma
+        self.decay_epochs = decay_epochs
+        self.min_learning_rate = min_learning_rate
+        self.plateau_factor = plateau_factor
+        self.plateau_patience = plateau_patience
+        self.loss = loss
+        self.huber_delta = huber_delta
+        self.quantile = quantile
+        self.maxout_pieces = maxout_pieces
+        self.class_weight = class_weight
+        self.l1 = l1
+        self.l2 = l2
+        self.input_dropout = input_dropout
+        if isinstance(hidden_dropout, Sequence) and not isinstance(hidden_dropout, str):
+            hidden_dropout = tuple(hidden_dropout)
+        self.hidden_dropout = hidden_dropout
+        self.max_norm = max_norm
         self._validate_settings()
 
     def _validate_settings(self) -> None:
@@ -173,12 +290,19 @@ class MLP:
                 f"validation_fraction={self.validation_fraction!r}"
             )
         resolve_dtype(self.dtype)
-        self.make_optimizer()
         StoppingRule(self.max_epochs, self.patience, self.tolerance)
-        TargetEncoder(self.task)
+        check_settings(self)
+        build_target_encoder(self)
 
     def get_settings(self) -> dict[str, Any]:
-        """Return the constructor arguments as JSON-ready data."""
+        """Return the constructor arguments as JSON-ready data.
+
+        A file saved before a setting existed lacks its key, and loading it
+        gives the setting its default, which trains as before the setting.
+        """
+        hidden_dropout = self.hidden_dropout
+        if isinstance(hidden_dropout, tuple):
+            hidden_dropout = list(hidden_dropout)
         return {
             "hidden_layers": list(self.hidden_layers),
             "activation": self.activation,
@@ -195,18 +319,37 @@ class MLP:
             "standardize": self.standardize,
             "dtype": self.dtype,
             "seed": self.seed,
+            "beta1": self.beta1,
+            "beta2": self.beta2,
+            "epsilon": self.epsilon,
+            "rho": self.rho,
+            "weight_decay": self.weight_decay,
+            "learning_rate_schedule": self.learning_rate_schedule,
+            "power_t": self.power_t,
+            "step_size": self.step_size,
+            "gamma": self.gamma,
+            "decay_epochs": self.decay_epochs,
+            "min_learning_rate": self.min_learning_rate,
+            "plateau_factor": self.plateau_factor,
+            "plateau_patience": self.plateau_patience,
+            "loss": self.loss,
+            "huber_delta": self.huber_delta,
+            "quantile": self.quantile,
+            "maxout_pieces": self.maxout_pieces,
+            "class_weight": class_weight_pairs(self.class_weight),
+            "l1": self.l1,
+            "l2": self.l2,
+            "input_dropout": self.input_dropout,
+            "hidden_dropout": hidden_dropout,
+            "max_norm": self.max_norm,
         }
 
     def make_optimizer(self) -> Optimizer:
-        """Create a fresh optimizer from the settings."""
-        if self.optimizer == "sgd":
-            return make_optimizer(
-                "sgd",
-                learning_rate=self.learning_rate,
-                momentum=self.momentum,
-                nesterov=self.nesterov,
-            )
-        return make_optimizer(self.optimizer, learning_rate=self.learning_rate)
+        """Create a fresh optimizer at the initial learning rate from the settings.
+
+        With ``optimizer="lbfgs"`` it is plain SGD, the step :meth:`trace` shows.
+        """
+        return build_optimizer(self)
 
     # Training
 
@@ -266,8 +409,14 @@ class MLP:
             If ``resume`` was trained on other rows, so the result will differ from
             that of an uninterrupted fit.
         """
+        if self.optimizer == LBFGS and (checkpoint is not None or resume is not None):
+            raise ParameterError(
+                "optimizer='lbfgs' cannot write or resume checkpoints, because "
+                "L-BFGS keeps its curvature pairs inside SciPy; use a step "
+                "optimizer such as adam, or train without checkpoint and resume"
+            )
         features = as_feature_frame(X)
-        target = as_target_frame(y)
+        target = self._target_frame(y)
         if len(features) != len(target):
             raise DataError(
                 f"X has {len(features)} rows but y has {len(target)}; they must match"
@@ -280,10 +429,16 @@ class MLP:
             saved, state = self._read_checkpoint(resume, features, target, fingerprint)
             self.target_encoder_ = saved.target_encoder_
         else:
-            self.target_encoder_ = TargetEncoder(self.task, self.standardize)
+            self.target_encoder_ = build_target_encoder(self)
             self.target_encoder_.fit(target, source)
         self.task_ = self.target_encoder_.task_
         self.classes_ = self.target_encoder_.classes_
+        weights = class_sample_weight(
+            self.class_weight,
+            self.task_,
+            class_labels(target, self.target_encoder_),
+            weights,
+        )
 
         train_rows, validation_rows = self._split_rows(target)
         if saved is not None:
@@ -310,6 +465,8 @@ class MLP:
 
         if saved is not None:
             self.network_ = saved.network_
+            if state is not None and state.dropout_state is not None:
+                self.network_.set_dropout_state(state.dropout_state)
         else:
             spec = self.target_encoder_.spec
             self.network_ = Network(
@@ -319,12 +476,29 @@ class MLP:
                 loss=spec.loss,
                 dtype=dtype.name,
                 seed=self.seed,
+                loss_params=spec.loss_params,
+                **network_options(self),
             )
+        train_weights = None if weights is None else weights[train_rows]
+        if self.optimizer == LBFGS:
+            return self._fit_lbfgs(
+                X_train,
+                y_train,
+                train_weights,
+                validation,
+                metric_function,
+                on_epoch_end,
+                stop_requested,
+            )
+
         self.optimizer_ = self.make_optimizer()
+        self.schedule_ = build_schedule(self)
         rng = np.random.default_rng(self.seed)
         progress = None
         if state is not None:
             self.optimizer_.set_state(state.optimizer_iterations, state.optimizer_state)
+            if self.schedule_ is not None and state.schedule_state is not None:
+                self.schedule_.set_state(state.schedule_state)
             if state.rng_state is not None:
                 rng.bit_generator.state = state.rng_state
             progress = state.progress
@@ -345,16 +519,48 @@ class MLP:
                 batch_size=int(self.batch_size),
                 stopping=StoppingRule(self.max_epochs, self.patience, self.tolerance),
                 rng=rng,
-                sample_weight=None if weights is None else weights[train_rows],
+                sample_weight=train_weights,
                 validation=validation,
                 metric_function=metric_function,
                 on_epoch_end=on_epoch_end,
                 progress=progress,
                 on_checkpoint=on_checkpoint,
                 stop_requested=stop_requested,
+                schedule=self.schedule_,
             )
         except TrainingDivergedError as error:
             # The network has its best weights again, so the model can be saved.
+            self.history_ = error.history
+            raise
+        return self
+
+    def _fit_lbfgs(
+        self,
+        X_train: NDArray,
+        y_train: NDArray,
+        sample_weight: NDArray | None,
+        validation: tuple[NDArray, NDArray] | None,
+        metric_function: Any,
+        on_epoch_end: EpochCallback | None,
+        stop_requested: StopRequest | None,
+    ) -> MLP:
+        """Train with L-BFGS: one record per iteration, at most ``max_epochs``."""
+        self.optimizer_ = None
+        self.schedule_ = None
+        logger.info("training %r with L-BFGS on %d rows", self.network_, len(X_train))
+        try:
+            self.history_ = train_lbfgs(
+                self.network_,
+                X_train,
+                y_train,
+                sample_weight,
+                max_iterations=int(self.max_epochs),
+                validation=validation,
+                metric_function=metric_function,
+                on_iteration=on_epoch_end,
+                stop_requested=stop_requested,
+            )
+        except TrainingDivergedError as error:
             self.history_ = error.history
             raise
         return self
@@ -403,8 +609,11 @@ class MLP:
         Notes
         -----
         NOTE: sample weights, checkpoints and resuming are not supported while
-        streaming.
+        streaming, and neither are L-BFGS, learning-rate schedules, class
+        weights, regression losses other than squared error and the multilabel
+        task: those settings raise ParameterError here.
         """
+        self._check_streaming_settings()
         source = data if isinstance(data, RowSource) else open_source(data, target)
         fit = prepare_streaming(
             self, source, block_rows=block_rows, test_fraction=test_fraction
@@ -430,6 +639,30 @@ class MLP:
             self.history_ = fit.history
             self.test_scores_ = fit.test_scores
         return self
+
+    def _check_streaming_settings(self) -> None:
+        unsupported = {
+            "optimizer": (self.optimizer, LBFGS),
+            "learning_rate_schedule": (self.learning_rate_schedule, None),
+            "class_weight": (self.class_weight, None),
+            "loss": (self.loss, None),
+            "task": (self.task, "multilabel"),
+        }
+        defaults = {
+            "learning_rate_schedule": "constant",
+            "class_weight": None,
+            "loss": "squared_error",
+        }
+        for name, (value, rejected) in unsupported.items():
+            if rejected is None:
+                bad = value != defaults[name]
+            else:
+                bad = value == rejected
+            if bad:
+                raise ParameterError(
+                    f"{name}={value!r} is not supported when streaming; train in "
+                    "memory (fit, or --streaming never) or change the setting"
+                )
 
     def _read_checkpoint(
         self,
@@ -479,7 +712,11 @@ class MLP:
         fingerprint: str,
     ) -> None:
         section, extra_arrays = checkpoint_contents(
-            progress, self.optimizer_, fingerprint
+            progress,
+            self.optimizer_,
+            fingerprint,
+            self.schedule_,
+            network=self.network_,
         )
         metadata = self._file_metadata(progress.history)
         metadata[CHECKPOINT_SECTION] = section
@@ -510,11 +747,19 @@ class MLP:
             rows = np.arange(len(target))
             return rows, rows[:0]
         labels = None
-        if self.task_ != "regression":
+        if self.task_ in ("binary", "multiclass"):
             labels = target.iloc[:, 0].to_numpy()
         return split_validation_rows(len(target), fraction, self.seed, labels)
 
+    def _target_frame(self, y: Any) -> pd.DataFrame:
+        if self.task == "multilabel":
+            return as_multilabel_frame(y)
+        return as_target_frame(y)
+
     def _raw_target(self, target: pd.DataFrame) -> NDArray:
+        if self.task_ == "multilabel":
+            # Indicator rows in classes_ order, whatever form the target has.
+            return self.target_encoder_.transform(target, np.float64).astype(int)
         values = target.to_numpy()
         if self.task_ == "regression":
             values = values.astype(np.float64)
@@ -558,7 +803,7 @@ class MLP:
     def evaluate(self, X: Any, y: Any, *, source: str | None = None) -> dict[str, float]:
         """Return the loss and the task's metrics on ``(X, y)``."""
         self._check_fitted()
-        target = as_target_frame(y)
+        target = self._target_frame(y)
         outputs = self.predict_outputs(X, source=source)
         if len(target) != len(outputs):
             raise DataError(
@@ -637,6 +882,13 @@ class MLP:
         cls, metadata: dict[str, Any], arrays: dict[str, NDArray], path: Any
     ) -> MLP:
         name = str(path)
+        kind = metadata.get(MODEL_KIND_KEY)
+        if kind is not None:
+            raise ModelFileError(
+                f"model file {name!r} contains a model of kind {str(kind)[:40]!r}, "
+                "not a supervised MLP; score rows with an autoencoder through "
+                "'mlpkit anomalies' or Autoencoder.load"
+            )
         try:
             sections = {}
             for key in ("settings", "network", "preprocessing", "target", "history"):
@@ -678,6 +930,7 @@ class MLP:
             "outputs": (self.target_encoder_.n_outputs, network.layer_sizes[-1]),
             "output activation": (spec.output_activation, network.output_activation),
             "loss": (spec.loss, network.loss.name),
+            "loss parameters": (spec.loss_params, network.loss.get_config()),
         }
         for part, (wanted, found) in expected.items():
             if wanted != found:

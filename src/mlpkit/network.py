@@ -9,6 +9,9 @@ backpropagates it (:mod:`mlpkit.backprop`). An optimizer
 
 from __future__ import annotations
 
+import copy
+import math
+import numbers
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -61,16 +64,57 @@ class Network:
     maxout_pieces : int, default 2
         Pieces per unit of the layers whose activation is ``"maxout"``, at
         least 2; unused by other activations.
+    l1, l2 : float, default 0.0
+        Strengths ``λ₁`` and ``λ₂`` of the weight penalties, finite and at
+        least 0; see Notes.
+    input_dropout : float, default 0.0
+        Probability, in [0, 1), that training drops an input feature of a
+        sample.
+    hidden_dropout : float or sequence of float, default 0.0
+        Probability, in [0, 1), that training drops a hidden unit's
+        activation: one rate for every hidden layer, or one rate per hidden
+        layer, first hidden layer first.
+    max_norm : float or None, default None
+        Largest Euclidean norm, above 0, of each unit's incoming weights
+        after :meth:`apply_constraints`; None for no limit.
 
     Attributes
     ----------
     layers : list of Dense
         Hidden layers then the output layer.
+    dropout_rates : tuple of float
+        Dropout rate of each layer's inputs: ``input_dropout`` for the first
+        layer, then each hidden layer's rate.
     parameters : ndarray of shape (n_parameters,)
         Every weight and bias, layer after layer, each layer's weights row by
         row followed by its biases. Layers hold views into it.
     gradients : ndarray of shape (n_parameters,)
         ``∂L/∂θ`` from the last backward pass, laid out like ``parameters``.
+
+    Notes
+    -----
+    Training minimizes the data loss plus penalties on the weights (not the
+    biases), with the same penalty for every batch size::
+
+        L = L_data + λ₁ Σ|W| + (λ₂/2) Σ W²
+        ∂L/∂W = ∂L_data/∂W + λ₁ sign(W) + λ₂ W
+
+    :meth:`compute_gradients` returns this ``L`` and its gradients, so the
+    training loss in a history includes the penalty. :meth:`loss_value`
+    returns ``L_data`` alone, so the validation loss that early stopping
+    monitors compares models by their fit, whatever the penalty.
+
+    Dropout is inverted dropout: in :meth:`compute_gradients` each input of
+    a layer that has a dropout rate ``p`` is multiplied by ``m = k / (1 − p)``
+    with ``k ~ Bernoulli(1 − p)``, so ``E[a ⊙ m] = a``. :meth:`forward`,
+    which predictions use, never drops anything. The masks come from a
+    generator of the network's own, seeded from ``seed`` apart from the
+    initial weights, whose state :meth:`get_dropout_state` returns.
+
+    Max-norm is applied by :meth:`apply_constraints`, which the training
+    loops call after every optimizer step. It rescales every column
+    ``W[:, j]`` of every layer, output layer included, to a norm of at most
+    ``max_norm``. For maxout, each piece has its own column.
     """
 
     def __init__(
@@ -84,6 +128,11 @@ class Network:
         *,
         loss_params: Mapping[str, float] | None = None,
         maxout_pieces: int = DEFAULT_MAXOUT_PIECES,
+        l1: float = 0.0,
+        l2: float = 0.0,
+        input_dropout: float = 0.0,
+        hidden_dropout: float | Sequence[float] = 0.0,
+        max_norm: float | None = None,
     ):
         sizes = [int(size) for size in layer_sizes]
         if len(sizes) < 2 or any(size < 1 for size in sizes):
@@ -97,6 +146,15 @@ class Network:
         self.maxout_pieces = check_maxout_pieces(maxout_pieces)
         self.loss: Loss = get_loss(loss, **_checked_loss_params(loss_params))
         self.dtype = resolve_dtype(dtype)
+        self.l1 = _checked_penalty("l1", l1)
+        self.l2 = _checked_penalty("l2", l2)
+        self.input_dropout = _checked_rate("input_dropout", input_dropout)
+        self.hidden_dropout = _checked_hidden_dropout(hidden_dropout, len(sizes) - 2)
+        self.max_norm = _checked_max_norm(max_norm)
+        hidden_rates = self.hidden_dropout
+        if not isinstance(hidden_rates, list):
+            hidden_rates = [hidden_rates] * (len(sizes) - 2)
+        self.dropout_rates = (self.input_dropout, *hidden_rates)
 
         last = len(sizes) - 2
         self.layers = [
@@ -117,6 +175,10 @@ class Network:
             end = offset + layer.parameter_count
             layer.bind(self.parameters[offset:end], self.gradients[offset:end])
             offset = end
+        # A child of the seed's sequence draws the dropout masks, so the
+        # initial weights stay those that default_rng(seed) draws.
+        dropout_seed = np.random.SeedSequence(seed).spawn(1)[0]
+        self._dropout_rng = np.random.default_rng(dropout_seed)
         self.initialize(seed)
 
     def initialize(self, seed: int | None) -> None:
@@ -133,18 +195,104 @@ class Network:
     def n_parameters(self) -> int:
         return self.parameters.size
 
+    @property
+    def has_dropout(self) -> bool:
+        """Whether any layer's inputs have a dropout rate above 0."""
+        return any(rate > 0.0 for rate in self.dropout_rates)
+
     def forward(self, X: NDArray) -> NDArray:
-        """Propagate ``X`` (n_samples, n_features) forward; return ŷ (n_samples, n_outputs)."""
+        """Propagate ``X`` (n_samples, n_features) forward; return ŷ (n_samples, n_outputs).
+
+        No dropout is applied, whatever the dropout rates.
+        """
+        return self._propagate(X, None)
+
+    def _propagate(
+        self, X: NDArray, dropout_masks: Sequence[NDArray | None] | None
+    ) -> NDArray:
         activation = np.asarray(X, dtype=self.dtype)
-        for layer in self.layers:
-            activation = layer.forward(activation)
+        if dropout_masks is None:
+            dropout_masks = [None] * len(self.layers)
+        elif len(dropout_masks) != len(self.layers):
+            raise ParameterError(
+                f"dropout_masks must have one entry per layer ({len(self.layers)}); "
+                f"received {len(dropout_masks)} entries"
+            )
+        for layer, mask in zip(self.layers, dropout_masks):
+            activation = layer.forward(activation, mask)
         return activation
+
+    def draw_dropout_masks(self, n_samples: int) -> list[NDArray | None]:
+        """Draw one dropout mask per layer from the network's dropout generator.
+
+        Returns
+        -------
+        list of (ndarray of shape (n_samples, n_in) or None)
+            For each layer, the mask ``m = k / (1 − p)`` of its inputs, with
+            ``k ~ Bernoulli(1 − p)`` drawn independently per entry, or None
+            where the rate ``p`` is 0. No number is drawn for those layers.
+        """
+        masks: list[NDArray | None] = []
+        for layer, rate in zip(self.layers, self.dropout_rates):
+            if rate == 0.0:
+                masks.append(None)
+                continue
+            shape = (n_samples, layer.n_in)
+            uniform = self._dropout_rng.random(shape, dtype=self.dtype)
+            keep = uniform >= self.dtype.type(rate)
+            masks.append(keep.astype(self.dtype) / self.dtype.type(1.0 - rate))
+        return masks
+
+    def get_dropout_state(self) -> dict[str, Any]:
+        """Return the dropout generator's ``bit_generator.state``, ready for JSON."""
+        return self._dropout_rng.bit_generator.state
+
+    def set_dropout_state(self, state: Mapping[str, Any]) -> None:
+        """Restore the dropout generator to a state from :meth:`get_dropout_state`.
+
+        Raises
+        ------
+        ParameterError
+            If ``state`` is not a state of NumPy's default bit generator.
+        """
+        try:
+            self._dropout_rng.bit_generator.state = dict(state)
+        except (TypeError, ValueError) as error:
+            raise ParameterError(
+                f"invalid dropout generator state ({error}); pass a value from "
+                "get_dropout_state"
+            ) from None
+
+    def penalty(self) -> float:
+        """Return the weight penalty ``λ₁ Σ|W| + (λ₂/2) Σ W²`` over every layer."""
+        total = 0.0
+        for layer in self.layers:
+            if self.l1:
+                total += self.l1 * float(np.abs(layer.weights).sum())
+            if self.l2:
+                total += 0.5 * self.l2 * float(np.square(layer.weights).sum())
+        return total
+
+    def apply_constraints(self) -> None:
+        """Rescale each unit's incoming weights to a norm of at most ``max_norm``.
+
+        ``W[:, j] ← W[:, j] · min(1, max_norm / ‖W[:, j]‖₂)``, up to rounding
+        in the network's dtype. Does nothing when ``max_norm`` is None.
+        """
+        if self.max_norm is None:
+            return
+        for layer in self.layers:
+            norms = np.sqrt(np.square(layer.weights).sum(axis=0))
+            limit = self.dtype.type(self.max_norm)
+            layer.weights *= limit / np.maximum(norms, limit)
 
     def backward(
         self, y_true: NDArray, sample_weight: NDArray | None = None
     ) -> NDArray:
         """Backpropagate the loss of the last forward pass; return ``gradients``.
 
+        The weight gradients include the penalty's ``λ₁ sign(W) + λ₂ W``, and
+        the dropout masks of that forward pass, if any, are applied again.
         ``gradients`` is overwritten, so calling this twice on one batch gives
         the same values.
         """
@@ -152,30 +300,72 @@ class Network:
         if sample_weight is not None:
             sample_weight = np.asarray(sample_weight, dtype=self.dtype)
         backpropagate(self.layers, self.loss, y_true, sample_weight)
+        for layer in self.layers:
+            if self.l1:
+                layer.weight_gradient += self.l1 * np.sign(layer.weights)
+            if self.l2:
+                layer.weight_gradient += self.l2 * layer.weights
         return self.gradients
 
     def loss_value(
         self, X: NDArray, y_true: NDArray, sample_weight: NDArray | None = None
     ) -> float:
-        """Return the loss ``L`` of the network on ``(X, y_true)``."""
+        """Return the data loss ``L_data`` on ``(X, y_true)``.
+
+        No weight penalty is added and no dropout is applied. Validation
+        losses and early stopping use this value.
+        """
         y_pred = self.forward(X)
         return self.loss.value(np.asarray(y_true, dtype=self.dtype), y_pred, sample_weight)
 
+    def training_loss(
+        self,
+        X: NDArray,
+        y_true: NDArray,
+        sample_weight: NDArray | None = None,
+        *,
+        dropout_masks: Sequence[NDArray | None] | None = None,
+    ) -> float:
+        """Return the training objective ``L = L_data + penalty`` on one batch.
+
+        ``L_data`` is measured with the given dropout masks, as drawn by
+        :meth:`draw_dropout_masks`, or without dropout when there are none.
+        Unlike :meth:`compute_gradients` it draws no masks, so it is a
+        deterministic function of the weights, as finite differences need.
+        """
+        y_true = np.asarray(y_true, dtype=self.dtype)
+        y_pred = self._propagate(X, dropout_masks)
+        loss = self.loss.value(y_true, y_pred, sample_weight)
+        if self.l1 or self.l2:
+            loss += self.penalty()
+        return loss
+
     def compute_gradients(
-        self, X: NDArray, y_true: NDArray, sample_weight: NDArray | None = None
+        self,
+        X: NDArray,
+        y_true: NDArray,
+        sample_weight: NDArray | None = None,
+        *,
+        dropout_masks: Sequence[NDArray | None] | None = None,
     ) -> tuple[float, NDArray]:
         """Run forward propagation and backpropagation on one batch.
+
+        With dropout, new masks are drawn from the network's dropout
+        generator unless ``dropout_masks`` gives them. Each layer keeps the
+        mask of its inputs in ``input_mask``.
 
         Returns
         -------
         loss : float
-            ``L`` before any update.
+            ``L = L_data + λ₁ Σ|W| + (λ₂/2) Σ W²`` before any update, with
+            ``L_data`` under this batch's dropout masks.
         gradients : ndarray of shape (n_parameters,)
             The network's ``gradients`` buffer, filled with ``∂L/∂θ``.
         """
-        y_true = np.asarray(y_true, dtype=self.dtype)
-        y_pred = self.forward(X)
-        loss = self.loss.value(y_true, y_pred, sample_weight)
+        X = np.asarray(X, dtype=self.dtype)
+        if dropout_masks is None and self.has_dropout:
+            dropout_masks = self.draw_dropout_masks(X.shape[0])
+        loss = self.training_loss(X, y_true, sample_weight, dropout_masks=dropout_masks)
         return loss, self.backward(y_true, sample_weight)
 
     def trace(
@@ -216,9 +406,11 @@ class Network:
     def get_config(self) -> dict[str, Any]:
         """Return the architecture as JSON-ready data (no weights).
 
-        ``loss_params`` is present only for a loss with parameters, and
-        ``maxout_pieces`` only when a layer uses maxout, so the config of any
-        other network has the same keys as before those settings existed.
+        ``loss_params`` is present only for a loss with parameters,
+        ``maxout_pieces`` only when a layer uses maxout, and each
+        regularization setting only when it differs from its default. The
+        config of any other network has the same keys as before those settings
+        existed.
         """
         config = {
             "layer_sizes": list(self.layer_sizes),
@@ -232,6 +424,21 @@ class Network:
             config["loss_params"] = loss_params
         if any(layer.pieces > 1 for layer in self.layers):
             config["maxout_pieces"] = self.maxout_pieces
+        config.update(self._regularization_config())
+        return config
+
+    def _regularization_config(self) -> dict[str, Any]:
+        config: dict[str, Any] = {}
+        if self.l1:
+            config["l1"] = self.l1
+        if self.l2:
+            config["l2"] = self.l2
+        if self.input_dropout:
+            config["input_dropout"] = self.input_dropout
+        if any(self.dropout_rates[1:]):
+            config["hidden_dropout"] = copy.copy(self.hidden_dropout)
+        if self.max_norm is not None:
+            config["max_norm"] = self.max_norm
         return config
 
     def get_arrays(self) -> dict[str, NDArray]:
@@ -246,7 +453,11 @@ class Network:
     def from_config(
         cls, config: dict[str, Any], arrays: dict[str, NDArray] | None = None
     ) -> Network:
-        """Rebuild a network from :meth:`get_config`, with weights if given."""
+        """Rebuild a network from :meth:`get_config`, with weights if given.
+
+        The dropout generator starts from seed 0, so a copy that must draw the
+        same masks as the original needs :meth:`set_dropout_state` as well.
+        """
         network = cls(**config, seed=0)
         if arrays is not None:
             network.set_arrays(arrays)
@@ -269,7 +480,12 @@ class Network:
         # would come back with its own copy, and an optimizer step on
         # ``parameters`` would no longer reach the layers. Rebuilding from the
         # config and the weights keeps the views (gradients start at zero).
-        return (type(self).from_config, (self.get_config(), self.get_arrays()))
+        # The dropout generator's state follows through __setstate__.
+        state = {"dropout_state": self.get_dropout_state()}
+        return (type(self).from_config, (self.get_config(), self.get_arrays()), state)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.set_dropout_state(state["dropout_state"])
 
     def __repr__(self) -> str:
         sizes = [str(self.layer_sizes[0])]
@@ -281,9 +497,13 @@ class Network:
         )
         if parameters:
             loss = f"{loss}({parameters})"
+        regularization = "".join(
+            f", {key}={value!r}" for key, value in self._regularization_config().items()
+        )
         return (
             f"Network({' → '.join(sizes)}, loss={loss}, "
-            f"parameters={self.n_parameters:,}, dtype={self.dtype.name})"
+            f"parameters={self.n_parameters:,}, dtype={self.dtype.name}"
+            f"{regularization})"
         )
 
 
@@ -299,3 +519,59 @@ def _checked_loss_params(loss_params: Any) -> dict[str, Any]:
             f"received: loss_params={loss_params!r}"
         )
     return dict(loss_params)
+
+
+def _is_real(value: Any) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def _checked_penalty(name: str, value: Any) -> float:
+    """Return a penalty strength as a float, or raise ParameterError."""
+    if not (_is_real(value) and math.isfinite(value) and value >= 0.0):
+        raise ParameterError(
+            f"{name} must be a finite number of at least 0; received: {name}={value!r}"
+        )
+    return float(value)
+
+
+def _checked_rate(name: str, value: Any) -> float:
+    """Return a dropout rate as a float, or raise ParameterError unless in [0, 1)."""
+    if not (_is_real(value) and 0.0 <= value < 1.0):
+        raise ParameterError(
+            f"{name} must be a dropout rate in [0, 1); received: {name}={value!r}"
+        )
+    return float(value)
+
+
+def _checked_hidden_dropout(value: Any, n_hidden: int) -> float | list[float]:
+    """Return one rate for all hidden layers, or a list of one per hidden layer."""
+    if _is_real(value):
+        return _checked_rate("hidden_dropout", value)
+    if isinstance(value, np.ndarray) and value.ndim == 1:
+        value = value.tolist()
+    if not isinstance(value, Sequence) or isinstance(value, str):
+        raise ParameterError(
+            "hidden_dropout must be a dropout rate or a sequence of one rate per "
+            f"hidden layer; received: hidden_dropout={value!r}"
+        )
+    if len(value) != n_hidden:
+        raise ParameterError(
+            f"hidden_dropout must have one rate per hidden layer ({n_hidden}); "
+            f"received {len(value)} rates: hidden_dropout={list(value)!r}"
+        )
+    return [
+        _checked_rate(f"hidden_dropout[{index}]", rate)
+        for index, rate in enumerate(value)
+    ]
+
+
+def _checked_max_norm(value: Any) -> float | None:
+    """Return ``max_norm`` as a float or None, or raise ParameterError."""
+    if value is None:
+        return None
+    if not (_is_real(value) and math.isfinite(value) and value > 0.0):
+        raise ParameterError(
+            f"max_norm must be a finite number above 0, or None for no limit; "
+            f"received: max_norm={value!r}"
+        )
+    return float(value)

@@ -427,3 +427,69 @@ def plot_model_network(model: MLP) -> Any:
         model.task_, model.target_encoder_.target_names_, model.classes_
     )
     return plot_network(model.network_, model.preprocessor_.feature_names_out_, names)
+
+
+# Variable importance
+
+#: Bars drawn per importance panel; the least important columns are left out.
+MAX_IMPORTANCE_BARS = 30
+
+
+def draw_importance(
+    ax: Any,
+    names: list[str],
+    values: NDArray,
+    errors: NDArray | None,
+    xlabel: str,
+    title: str,
+) -> None:
+    """Draw horizontal bars of importance, the most important at the top.
+
+    ``names`` and ``values`` are ordered from the most important down;
+    ``errors``, when given, are drawn as error bars (a standard deviation).
+    """
+    shown = min(len(names), MAX_IMPORTANCE_BARS)
+    positions = np.arange(shown)[::-1]
+    shown_errors = None if errors is None else errors[:shown]
+    ax.barh(positions, values[:shown], xerr=shown_errors, color="tab:blue")
+    ax.set_yticks(positions, [str(name) for name in names[:shown]])
+    ax.axvline(0.0, color="gray", linewidth=1)
+    ax.set_xlabel(xlabel)
+    if shown < len(names):
+        title = f"{title} (top {shown} of {len(names)})"
+    ax.set_title(title)
+
+
+def plot_importance(
+    gedeon: pd.DataFrame, permutation: pd.DataFrame | None = None, metric: str = ""
+) -> Any:
+    """Return a figure of Gedeon importance, beside permutation importance if given.
+
+    ``gedeon`` is a table from :func:`mlpkit.importance.gedeon_importance`, and
+    ``permutation`` one from ``PermutationImportance.to_frame`` with its score
+    named by ``metric``.
+    """
+    n_bars = min(len(gedeon), MAX_IMPORTANCE_BARS)
+    height = float(np.clip(0.3 * n_bars + 1.5, 3.0, 12.0))
+    n_panels = 1 if permutation is None else 2
+    figure = new_figure(5.5 * n_panels, height)
+    axes = np.atleast_1d(figure.subplots(1, n_panels))
+    draw_importance(
+        axes[0],
+        list(gedeon["variable"]),
+        gedeon["scaled_importance"].to_numpy(),
+        None,
+        "scaled importance (top = 1)",
+        "Gedeon weight-based importance",
+    )
+    if permutation is not None:
+        label = METRIC_LABELS.get(metric, metric)
+        draw_importance(
+            axes[1],
+            list(permutation["variable"]),
+            permutation["importance_mean"].to_numpy(),
+            permutation["importance_std"].to_numpy(),
+            f"drop in {label} when shuffled",
+            "Permutation importance",
+        )
+    return figure

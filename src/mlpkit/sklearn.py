@@ -7,8 +7,13 @@ concept is the same, so code written for ``sklearn.neural_network`` switches
 by changing the import. Where they differ from scikit-learn's estimators of the
 same name:
 
-- solvers are ``"adam"`` and ``"sgd"`` with a constant learning rate; there is
-  no L-BFGS, no learning-rate schedule and no L2 penalty (``alpha``);
+- ``alpha`` is mapped to the engine's batch-independent L2 penalty so that it
+  weighs as much as in scikit-learn (see :mod:`mlpkit._estimator_base`);
+- ``learning_rate="adaptive"`` reduces the rate through
+  :class:`~mlpkit.schedules.ReduceOnPlateau` and stops after one plateau per
+  possible division by 5, an approximation of scikit-learn's rule;
+- :class:`MLPRegressor` also takes the absolute-error, Huber and quantile
+  losses;
 - ``tol`` is relative: an epoch improves when its loss is below
   ``best − tol · |best|``;
 - early stopping watches the validation loss (``validation_scores_`` records
@@ -45,7 +50,7 @@ from sklearn.utils.validation import column_or_1d
 
 from ._estimator_base import BaseMLPEstimator
 from .errors import DataError, ParameterError
-from .tasks import TASK_SPECS, TaskSpec
+from .tasks import TASK_SPECS, TaskSpec, regression_spec
 
 __all__ = ["MLPClassifier", "MLPRegressor"]
 
@@ -69,9 +74,13 @@ class MLPClassifier(ClassifierMixin, BaseMLPEstimator):
 default "relu"
         Activation of the hidden layers. ``"logistic"`` is scikit-learn's name
         for ``"sigmoid"``.
-    solver : {"adam", "sgd"}, default "adam"
+    solver : {"adam", "sgd", "lbfgs"}, default "adam"
         The optimizer, :class:`~mlpkit.optimizers.Adam` or
-        :class:`~mlpkit.optimizers.SGD`.
+        :class:`~mlpkit.optimizers.SGD`, or L-BFGS on all the samples at once
+        (:func:`~mlpkit.lbfgs.train_lbfgs`), which ignores ``batch_size``,
+        ``early_stopping`` and ``learning_rate`` and has no ``partial_fit``.
+    alpha : float, default 0.0001
+        Strength of the L2 penalty on the weights, as in scikit-learn.
     batch_size : int or "auto", default "auto"
         Samples per mini-batch, where ``"auto"`` is ``min(200, n_samples)``. Values
         above the number of training samples are clipped to it.
@@ -112,6 +121,15 @@ default "relu"
         Adam's ``ε``, added to ``√v̂`` for numerical stability, > 0.
     n_iter_no_change : int, default 10
         Epochs without improvement of the monitored loss before ``fit`` stops.
+    learning_rate : {"constant", "invscaling", "adaptive"}, default "constant"
+        Schedule of SGD's learning rate: ``learning_rate_init / (t + 1)^power_t``
+        after ``t`` samples, or a division by 5 after more than
+        ``n_iter_no_change − 1`` epochs whose loss falls by less than ``tol``.
+        Ignored by the other solvers.
+    power_t : float, default 0.5
+        Exponent of ``"invscaling"``.
+    max_fun : int, default 15000
+        Cap on loss evaluations of ``solver="lbfgs"``.
     class_weight : dict, list of dict, "balanced" or None, default None
         Weight of each class in the loss, multiplied into ``sample_weight``:
         a dict from label to weight, one dict per label for multilabel
@@ -203,6 +221,10 @@ default "relu"
         epsilon: float = 1e-8,
         n_iter_no_change: int = 10,
         class_weight: Any = None,
+        learning_rate: str = "constant",
+        power_t: float = 0.5,
+        alpha: float = 0.0001,
+        max_fun: int = 15000,
     ):
         super().__init__(
             hidden_layer_sizes=hidden_layer_sizes,
@@ -223,6 +245,10 @@ default "relu"
             beta_2=beta_2,
             epsilon=epsilon,
             n_iter_no_change=n_iter_no_change,
+            learning_rate=learning_rate,
+            power_t=power_t,
+            alpha=alpha,
+            max_fun=max_fun,
         )
         self.class_weight = class_weight
 
@@ -427,9 +453,9 @@ default "relu"
 class MLPRegressor(RegressorMixin, BaseMLPEstimator):
     """A multilayer perceptron regressor with one or several outputs.
 
-    The output layer is linear (identity) and the loss is the squared error
-    ``½‖ŷ − y‖²`` per sample, averaged with the sample weights. Targets are
-    used as given, so scale large ones, for example with
+    The output layer is linear (identity) and the loss is, by default, the
+    squared error ``½‖ŷ − y‖²`` per sample, averaged with the sample weights.
+    Targets are used as given, so scale large ones, for example with
     ``sklearn.compose.TransformedTargetRegressor``.
 
     Parameters
@@ -440,9 +466,13 @@ class MLPRegressor(RegressorMixin, BaseMLPEstimator):
 default "relu"
         Activation of the hidden layers. ``"logistic"`` is scikit-learn's name
         for ``"sigmoid"``.
-    solver : {"adam", "sgd"}, default "adam"
+    solver : {"adam", "sgd", "lbfgs"}, default "adam"
         The optimizer, :class:`~mlpkit.optimizers.Adam` or
-        :class:`~mlpkit.optimizers.SGD`.
+        :class:`~mlpkit.optimizers.SGD`, or L-BFGS on all the samples at once
+        (:func:`~mlpkit.lbfgs.train_lbfgs`), which ignores ``batch_size``,
+        ``early_stopping`` and ``learning_rate`` and has no ``partial_fit``.
+    alpha : float, default 0.0001
+        Strength of the L2 penalty on the weights, as in scikit-learn.
     batch_size : int or "auto", default "auto"
         Samples per mini-batch, where ``"auto"`` is ``min(200, n_samples)``. Values
         above the number of training samples are clipped to it.
@@ -481,6 +511,24 @@ default "relu"
         Adam's ``ε``, added to ``√v̂`` for numerical stability, > 0.
     n_iter_no_change : int, default 10
         Epochs without improvement of the monitored loss before ``fit`` stops.
+    learning_rate : {"constant", "invscaling", "adaptive"}, default "constant"
+        Schedule of SGD's learning rate: ``learning_rate_init / (t + 1)^power_t``
+        after ``t`` samples, or a division by 5 after more than
+        ``n_iter_no_change − 1`` epochs whose loss falls by less than ``tol``.
+        Ignored by the other solvers.
+    power_t : float, default 0.5
+        Exponent of ``"invscaling"``.
+    max_fun : int, default 15000
+        Cap on loss evaluations of ``solver="lbfgs"``.
+    loss : {"squared_error", "absolute_error", "huber", "poisson", "quantile"}, \
+default "squared_error"
+        The regression loss, see :mod:`mlpkit.losses`. With ``"poisson"`` the
+        targets must be non-negative counts, the network predicts their
+        log-rate and :meth:`predict` returns ``e^ŷ``.
+    huber_delta : float, default 1.0
+        Where Huber's loss turns from quadratic to linear, in target units.
+    quantile : float, default 0.5
+        The quantile in (0, 1) that ``loss="quantile"`` predicts.
 
     Attributes
     ----------
@@ -563,6 +611,13 @@ default "relu"
         beta_2: float = 0.999,
         epsilon: float = 1e-8,
         n_iter_no_change: int = 10,
+        learning_rate: str = "constant",
+        power_t: float = 0.5,
+        alpha: float = 0.0001,
+        max_fun: int = 15000,
+        loss: str = "squared_error",
+        huber_delta: float = 1.0,
+        quantile: float = 0.5,
     ):
         super().__init__(
             hidden_layer_sizes=hidden_layer_sizes,
@@ -583,7 +638,14 @@ default "relu"
             beta_2=beta_2,
             epsilon=epsilon,
             n_iter_no_change=n_iter_no_change,
+            learning_rate=learning_rate,
+            power_t=power_t,
+            alpha=alpha,
+            max_fun=max_fun,
         )
+        self.loss = loss
+        self.huber_delta = huber_delta
+        self.quantile = quantile
 
     def partial_fit(self, X: Any, y: Any, sample_weight: Any = None) -> MLPRegressor:
         """Train the network for one epoch on ``(X, y)``.
@@ -617,6 +679,8 @@ default "relu"
             One column per target, or a 1-D array for a single target.
         """
         outputs = self._forward(X)
+        if self.loss == "poisson":
+            outputs = np.exp(outputs)
         return outputs[:, 0] if self.n_outputs_ == 1 else outputs
 
     def __sklearn_tags__(self):
@@ -626,13 +690,28 @@ default "relu"
 
     # Hooks of BaseMLPEstimator
 
+    def _check_parameters(self) -> None:
+        super()._check_parameters()
+        # regression_spec raises ParameterError for an invalid loss or parameter.
+        self._output_spec()
+
     def _output_spec(self) -> TaskSpec:
-        return TASK_SPECS["regression"]
+        params = {}
+        if self.loss == "huber":
+            params["delta"] = self.huber_delta
+        elif self.loss == "quantile":
+            params["quantile"] = self.quantile
+        return regression_spec(self.loss, **params)
 
     def _encode_target(
         self, y: NDArray, *, reset: bool, incremental: bool, classes: Any
     ) -> tuple[NDArray, NDArray]:
         targets = y.reshape(-1, 1) if y.ndim == 1 else y
+        if self.loss == "poisson" and np.any(targets < 0):
+            raise DataError(
+                "loss='poisson' needs non-negative targets, such as counts; "
+                f"received a minimum of {targets.min():g}"
+            )
         if not reset and targets.shape[1] != self.n_outputs_:
             raise DataError(
                 f"y must have {self.n_outputs_} outputs, as in the first fit; "
@@ -648,5 +727,7 @@ default "relu"
             # R² is undefined for one sample. Early stopping watches the loss,
             # so a NaN score does not change when training stops.
             return float("nan")
+        if self.loss == "poisson":
+            outputs = np.exp(outputs)
         predictions = outputs[:, 0] if y.ndim == 1 else outputs
         return float(r2_score(y, predictions, sample_weight=sample_weight))

@@ -44,6 +44,7 @@ from mlpkit.errors import ConvergenceWarning, ParameterError, TrainingDivergedEr
 from mlpkit.network import Network, resolve_dtype
 from mlpkit.optimizers import Optimizer
 from mlpkit.preprocessing import TabularPreprocessor
+from mlpkit.settings import network_options
 from mlpkit.sources import RowSource
 from mlpkit.streaming_scores import evaluate_blocks
 from mlpkit.streaming_statistics import learn_statistics
@@ -86,6 +87,7 @@ def _run_epoch(
         if not math.isfinite(loss):
             raise _Divergence("loss", loss, batch, n_batches)
         optimizer.step(network.parameters, gradients)
+        network.apply_constraints()
 
         total_loss += loss * inputs.shape[0]
         total_rows += inputs.shape[0]
@@ -314,6 +316,7 @@ def prepare_streaming(
         loss=spec.loss,
         dtype=resolve_dtype(model.dtype).name,
         seed=model.seed,
+        **network_options(model),
     )
     return StreamingFit(
         preprocessor,

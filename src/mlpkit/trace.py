@@ -52,7 +52,11 @@ class LayerTrace:
     weights, biases : ndarray of shape (n_in, n_out) and (n_out,)
         ``W`` and ``b`` before the step.
     inputs, z, a : ndarray of shape (n_samples, ·)
-        ``a_prev``, ``z = a_prev · W + b`` and ``a = f(z)``.
+        ``a_prev``, ``z = a_prev · W + b`` and ``a = f(z)``. Under dropout
+        ``inputs`` is the masked ``a_prev ⊙ m``.
+    input_mask : ndarray of shape (n_samples, n_in) or None
+        The dropout mask ``m`` of this layer's inputs, with entries 0 and
+        ``1 / (1 − p)``; None without dropout on them.
     activation_gradient : ndarray of shape (n_samples, n_out) or None
         ``∂l/∂a`` per sample: ``δₗ₊₁ · Wₗ₊₁ᵀ`` for a hidden layer, the loss's
         gradient for an output layer without the fused delta, else None.
@@ -75,6 +79,7 @@ class LayerTrace:
     inputs: NDArray
     z: NDArray
     a: NDArray
+    input_mask: NDArray | None = None
     activation_gradient: NDArray | None = None
     slope: NDArray | None = None
     delta: NDArray | None = None
@@ -136,7 +141,8 @@ class StepTrace:
     fused_output_delta : bool
         Whether the output delta is ``ŷ − y`` (see :mod:`mlpkit.losses`).
     loss, loss_after : float or None
-        ``L`` on the batch before and after the optimizer step.
+        ``L`` on the batch before and after the optimizer step: the training
+        objective, with the weight penalty and the step's dropout masks.
     sample_weight : ndarray of shape (n_samples,) or None
     optimizer : dict
         The optimizer's ``get_config()``: its name, learning rate and settings.
@@ -266,12 +272,15 @@ def copy_network(network: Network, dtype: str | None = None) -> Network:
     """Return an independent copy of ``network``, in ``dtype`` if given.
 
     The copy is rebuilt from the configuration and the weights, so its layers
-    are views into its own parameter buffer.
+    are views into its own parameter buffer. Its dropout generator continues
+    from the original's state, so it draws the masks the original would.
     """
     config = network.get_config()
     if dtype is not None:
         config["dtype"] = dtype
-    return type(network).from_config(config, network.get_arrays())
+    copied = type(network).from_config(config, network.get_arrays())
+    copied.set_dropout_state(network.get_dropout_state())
+    return copied
 
 
 def trace_step(
@@ -288,6 +297,11 @@ def trace_step(
     output_names: list[str] | None = None,
 ) -> StepTrace:
     """Run one training step on a batch and record every number it produced.
+
+    A network with dropout draws masks from its dropout generator, as in
+    training, and the finite-difference estimates and ``loss_after`` reuse
+    those masks. A network with ``max_norm`` applies the constraint after the
+    optimizer step, so ``weights_after`` are the weights training would keep.
 
     Parameters
     ----------
@@ -346,11 +360,13 @@ def trace_step(
             record.bias_gradient_estimate = bias_estimate
     outputs = network.layers[-1].a.copy()
 
+    masks = [layer.input_mask for layer in network.layers]
     optimizer.step(network.parameters, gradients)
+    network.apply_constraints()
     for layer, record in zip(network.layers, layers):
         record.weights_after = layer.weights.copy()
         record.biases_after = layer.biases.copy()
-    loss_after = network.loss_value(inputs, targets, weights)
+    loss_after = network.training_loss(inputs, targets, weights, dropout_masks=masks)
 
     trace = _make_trace(
         network, layers, inputs, targets, outputs, input_names, output_names
@@ -394,6 +410,7 @@ def _forward_record(network: Network, index: int) -> LayerTrace:
         inputs=layer.inputs.copy(),
         z=layer.z.copy(),
         a=layer.a.copy(),
+        input_mask=None if layer.input_mask is None else layer.input_mask.copy(),
     )
 
 
@@ -412,6 +429,8 @@ def _backward_record(network: Network, index: int, targets: NDArray) -> LayerTra
     if index + 1 < len(network.layers):
         following = network.layers[index + 1]
         record.activation_gradient = following.delta @ following.weights.T
+        if following.input_mask is not None:
+            record.activation_gradient *= following.input_mask
     elif not network.loss.fuses_with(layer.activation.name):
         record.activation_gradient = network.loss.gradient(targets, layer.a)
     return record

@@ -39,6 +39,7 @@ from .errors import (
 from .history import EpochRecord, History
 from .network import Network
 from .optimizers import Optimizer
+from .schedules import LearningRateSchedule
 
 logger = logging.getLogger(__name__)
 
@@ -157,8 +158,13 @@ def run_epoch(
     sample_weight: NDArray | None,
     batch_size: int,
     rng: np.random.Generator | None,
+    schedule: LearningRateSchedule | None = None,
 ) -> float:
     """Train on every mini-batch once; return the sample-weighted mean batch loss.
+
+    A ``per_step`` ``schedule`` sets the learning rate after every step. Its
+    epoch hook is left to the caller, which knows the epoch count and the
+    monitored loss.
 
     Raises
     ------
@@ -169,7 +175,17 @@ def run_epoch(
     start_parameters = network.parameters.copy()
     progress = TrainingProgress(History())
     try:
-        _run_batches(network, optimizer, X, y, sample_weight, batch_size, rng, progress)
+        _run_batches(
+            network,
+            optimizer,
+            X,
+            y,
+            sample_weight,
+            batch_size,
+            rng,
+            progress,
+            schedule=schedule,
+        )
         _check_weights(network, progress)
     except _Divergence as divergence:
         network.parameters[...] = start_parameters
@@ -199,6 +215,7 @@ def _run_batches(
     rng: np.random.Generator | None,
     progress: TrainingProgress,
     stop_requested: StopRequest | None = None,
+    schedule: LearningRateSchedule | None = None,
 ) -> bool:
     """Train on the epoch's remaining mini-batches; return whether all were run.
 
@@ -218,6 +235,9 @@ def _run_batches(
         if not math.isfinite(loss):
             raise _Divergence("loss", loss, progress.batches_done + 1, n_batches)
         optimizer.step(network.parameters, gradients)
+        network.apply_constraints()
+        if schedule is not None and schedule.per_step:
+            schedule.on_step_end(optimizer)
 
         weight = rows.size if batch_weight is None else float(batch_weight.sum())
         progress.loss_sum += loss * weight
@@ -283,6 +303,7 @@ def train(
     progress: TrainingProgress | None = None,
     on_checkpoint: CheckpointCallback | None = None,
     stop_requested: StopRequest | None = None,
+    schedule: LearningRateSchedule | None = None,
 ) -> History:
     """Train ``network`` until the stopping rule ends it; return the history.
 
@@ -325,6 +346,12 @@ def train(
         Polled after every batch. When it returns True, training finishes the
         batch, calls ``on_checkpoint``, sets ``History.interrupted`` and ends as
         if the stopping rule had ended it.
+    schedule : LearningRateSchedule, optional
+        Sets ``optimizer.learning_rate``. Its ``start`` runs before the first
+        batch, ``on_step_end`` after every step of a ``per_step`` schedule, and
+        ``on_epoch_end`` after every epoch with the monitored loss, before
+        ``on_checkpoint``. To resume, restore its state with ``set_state``
+        before calling ``train``.
 
     Raises
     ------
@@ -352,6 +379,8 @@ def train(
     last_good = "the weights it resumed with"
     if progress.epoch == 1 and progress.rows_done == 0:
         last_good = "its initial weights"
+    if schedule is not None:
+        schedule.start(optimizer)
 
     try:
         for epoch in range(progress.epoch, int(stopping.max_epochs) + 1):
@@ -365,6 +394,7 @@ def train(
                 rng,
                 progress,
                 stop_requested,
+                schedule,
             )
             if not finished:
                 history.interrupted = True
@@ -376,6 +406,13 @@ def train(
             if on_epoch_end is not None:
                 on_epoch_end(record)
             _update_best(network, stopping, progress, record)
+            if schedule is not None:
+                monitored = record.validation_loss
+                if monitored is None:
+                    monitored = record.train_loss
+                schedule.on_epoch_end(
+                    optimizer, epoch, monitored, samples_seen=epoch * X.shape[0]
+                )
             progress.start_epoch(rng)
             last_good_parameters[...] = network.parameters
             last_good = f"the weights of epoch {epoch}"

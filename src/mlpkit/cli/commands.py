@@ -51,6 +51,7 @@ from .display import (
     training_table,
 )
 from .parser import parse_target_names
+from .train_options import option_settings, split_weight_column
 
 logger = logging.getLogger(__name__)
 
@@ -174,14 +175,42 @@ def model_settings(args: argparse.Namespace) -> dict[str, Any]:
         "standardize": not args.no_standardize,
         "dtype": args.dtype,
         "seed": args.seed,
+        "maxout_pieces": args.maxout_pieces,
+        **option_settings(args),
     }
 
 
 def load_training_data(
     args: argparse.Namespace,
 ) -> tuple[pd.DataFrame, pd.DataFrame, str | None]:
-    """Read DATA and split it into checked features and target columns."""
+    """Read DATA and split it into checked features and target columns.
+
+    Raises ParameterError for ``--weight-column``, which only ``train`` without
+    other modes reads, through :func:`load_weighted_training_data`.
+    """
+    features, target, weights, source = load_weighted_training_data(args)
+    if weights is not None:
+        raise ParameterError(
+            "--weight-column is not supported with this command or mode; remove it"
+        )
+    return features, target, source
+
+
+def load_weighted_training_data(
+    args: argparse.Namespace,
+) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray | None, str | None]:
+    """Read DATA into checked features, targets and the ``--weight-column`` weights.
+
+    The weights are None without ``--weight-column``.
+    """
+    weight_column = getattr(args, "weight_column", None)
+    weights = None
     if is_npy_file(args.data):
+        if weight_column is not None:
+            raise ParameterError(
+                "--weight-column needs CSV data with a header; a .npy file has no "
+                "column names"
+            )
         # The whole file as one block: x0, x1, … and the target columns.
         npy_source = open_source(args.data, parse_target_names(args.target))
         block = npy_source.read_block(0, npy_source.n_rows)
@@ -194,12 +223,19 @@ def load_training_data(
                 f"pass --target with the column to predict; {source} has columns "
                 f"{format_columns([str(column) for column in frame.columns])}"
             )
+        if weight_column is not None and weight_column in targets:
+            raise ParameterError(
+                f"--weight-column {weight_column!r} is also a --target column; "
+                "pass a different column"
+            )
         features, target = split_columns(frame, targets, source)
+        if weight_column is not None:
+            features, weights = split_weight_column(features, weight_column, source)
     check_target_values(target, source)
     # Reject text, infinity and empty columns in any row now, before training,
     # instead of after it when the test rows are evaluated.
     TabularPreprocessor().fit(features, source=source)
-    return features, target, source
+    return features, target, weights, source
 
 
 class TrainingStopped(Exception):
@@ -285,15 +321,17 @@ def run_train(args: argparse.Namespace, out: Console, err: Console) -> None:
         # Fail before training, not after it, when the plot cannot be written.
         require_matplotlib()
         check_png_path(args.plot)
-    features, target, source = load_training_data(args)
+    features, target, weights, source = load_weighted_training_data(args)
     train_rows, test_rows = split_test_rows(
         target, args.test_fraction, args.task, args.seed
     )
+    train_weights = None if weights is None else weights[train_rows]
 
     def fit(on_epoch_end: EpochCallback, stop_requested: StopRequest) -> None:
         model.fit(
             features.iloc[train_rows],
             target.iloc[train_rows],
+            train_weights,
             source=source,
             on_epoch_end=on_epoch_end,
             checkpoint=checkpoint,
@@ -337,6 +375,11 @@ def run_train_streaming(
         raise ParameterError(
             "--checkpoint and --resume are not supported when streaming; pass "
             "--streaming never to train in memory"
+        )
+    if args.weight_column is not None:
+        raise ParameterError(
+            "--weight-column is not supported when streaming; pass --streaming "
+            "never to train in memory"
         )
     if args.plot is not None:
         require_matplotlib()

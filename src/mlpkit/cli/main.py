@@ -1,4 +1,4 @@
-"""The ``mlpkit`` command: train, predict, evaluate, inspect, explain and plot models.
+"""The ``mlpkit`` command: train, use, inspect, explain and plot models from a shell.
 
 Each command is a short function over :class:`~mlpkit.model.MLP`. The command line
 alone writes to the terminal: result tables and predictions go to stdout, progress,
@@ -23,23 +23,30 @@ from ..errors import MlpkitError
 from .commands import (
     TrainingStopped,
     run_evaluate,
-    run_info,
     run_predict,
-    run_train,
 )
 from .display import print_line, reported_warnings
-from .explain_commands import run_explain, run_plot
+from .explain_commands import run_explain
+from .extra_commands import (
+    run_anomalies,
+    run_importance,
+    run_info_command,
+    run_plot_command,
+    run_train_command,
+)
 from .parser import EXIT_INTERRUPTED, EXIT_SIGNAL_BASE, EXIT_USAGE, build_parser
 
 Command = Callable[[argparse.Namespace, Console, Console], None]
 
 COMMANDS: dict[str, Command] = {
-    "train": run_train,
+    "train": run_train_command,
     "predict": run_predict,
     "evaluate": run_evaluate,
-    "info": run_info,
+    "info": run_info_command,
     "explain": run_explain,
-    "plot": run_plot,
+    "plot": run_plot_command,
+    "anomalies": run_anomalies,
+    "importance": run_importance,
 }
 """The function that runs each command, by the name given on the command line."""
 

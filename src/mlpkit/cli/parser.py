@@ -13,9 +13,10 @@ from .. import __version__
 from ..activations import HIDDEN_ACTIVATIONS
 from ..datasets import DATASET_NAMES
 from ..explain import DEMO_LEARNING_RATE, DEMO_SEED
+from ..importance import DEFAULT_REPEATS
 from ..model import MLP
-from ..optimizers import OPTIMIZERS
-from ..tasks import TASKS
+from ..settings import MODEL_TASKS, OPTIMIZER_NAMES
+from .train_options import add_train_options
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +36,8 @@ SEPARATOR_NAMES = {"tab": "\t", "\\t": "\t", "semicolon": ";", "comma": ","}
 DEFAULT_DATASET = "digits"
 DEFAULT_MODEL_PATH = "model.mlpkit"
 DEFAULT_TEST_FRACTION = 0.2
+DEFAULT_TOP_ROWS = 10
+"""Rows that ``mlpkit anomalies`` lists when ``--top`` is not given."""
 
 STREAMING_MODES = ("auto", "always", "never")
 """Values of ``--streaming``: by file size, for every file, or never."""
@@ -123,6 +126,52 @@ def parse_target_names(values: list[str] | None) -> list[str]:
     return names
 
 
+def parse_positive_int(text: str) -> int:
+    """Parse an integer of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(
+            f"invalid count {text!r}; pass an integer of at least 1"
+        )
+    return value
+
+
+def parse_folds(text: str) -> int:
+    """Parse ``--folds``: an integer of at least 2."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 2:
+        raise argparse.ArgumentTypeError(
+            f"invalid number of folds {text!r}; pass an integer of at least 2"
+        )
+    return value
+
+
+class RecordGiven(argparse.Action):
+    """Store an option's value and add its dest to ``namespace.given_options``.
+
+    For options whose default depends on the command's mode: ``train
+    --autoencoder`` keeps its own default unless the option was given.
+    """
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        setattr(namespace, self.dest, values)
+        given = set(getattr(namespace, "given_options", set()))
+        given.add(self.dest)
+        namespace.given_options = given
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Build the ``mlpkit`` parser with its commands."""
     parser = argparse.ArgumentParser(
@@ -146,6 +195,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_info_parser(commands, common)
     _add_explain_parser(commands, common)
     _add_plot_parser(commands, common)
+    _add_anomalies_parser(commands, common)
+    _add_importance_parser(commands, common)
     return parser
 
 
@@ -182,6 +233,10 @@ def _add_train_parser(commands: Any, common: argparse.ArgumentParser) -> None:
     _add_network_options(parser.add_argument_group("network"))
     _add_training_options(parser.add_argument_group("training"))
     _add_streaming_options(parser.add_argument_group("streaming"))
+    add_train_options(parser)
+    _add_cross_validation_options(
+        parser.add_argument_group("cross-validation and autoencoder")
+    )
     parser.add_argument(
         "--output",
         "-o",
@@ -232,14 +287,16 @@ def _add_data_options(group: Any) -> None:
         action="append",
         metavar="COLUMN",
         help="column to predict, required for CSV data; repeat the option or "
-        "separate names with commas for multi-output regression. For a .npy "
-        "file, the column index, such as -1 for the last column (the default)",
+        "separate names with commas for multi-output regression, or for the 0/1 "
+        "columns of the labels with --task multilabel. For a .npy file, the "
+        "column index, such as -1 for the last column (the default)",
     )
     group.add_argument(
         "--task",
-        choices=TASKS,
+        choices=MODEL_TASKS,
         default=MLP_DEFAULTS["task"],
-        help="learning task; auto infers it from the target column",
+        help="learning task; auto infers it from the target column, and "
+        "multilabel (never inferred) takes one 0/1 --target column per label",
     )
     group.add_argument(
         "--no-standardize",
@@ -304,6 +361,7 @@ def _add_separator_option(parser: Any) -> None:
 def _add_network_options(group: Any) -> None:
     group.add_argument(
         "--hidden",
+        action=RecordGiven,
         type=parse_hidden_layers,
         # argparse passes a string default through parse_hidden_layers.
         default=",".join(str(units) for units in MLP_DEFAULTS["hidden_layers"]),
@@ -312,9 +370,17 @@ def _add_network_options(group: Any) -> None:
     )
     group.add_argument(
         "--activation",
+        action=RecordGiven,
         choices=HIDDEN_ACTIVATIONS,
         default=MLP_DEFAULTS["activation"],
         help="activation function of the hidden layers",
+    )
+    group.add_argument(
+        "--maxout-pieces",
+        type=int,
+        default=MLP_DEFAULTS["maxout_pieces"],
+        metavar="N",
+        help="pieces per unit of the maxout activation, at least 2",
     )
     group.add_argument(
         "--dtype",
@@ -334,9 +400,11 @@ def _add_network_options(group: Any) -> None:
 def _add_training_options(group: Any) -> None:
     group.add_argument(
         "--optimizer",
-        choices=tuple(OPTIMIZERS),
+        choices=OPTIMIZER_NAMES,
         default=MLP_DEFAULTS["optimizer"],
-        help="optimizer that updates the weights",
+        help="optimizer that updates the weights; lbfgs trains on all training "
+        "rows at once for at most --epochs iterations, ignores --learning-rate, "
+        "--batch-size, --patience and --tolerance, and cannot checkpoint",
     )
     # flag, type, MLP setting that supplies the default, metavar, help
     numbers: list[tuple[str, Any, str, str, str]] = [
@@ -498,6 +566,94 @@ def _add_plot_parser(commands: Any, common: argparse.ArgumentParser) -> None:
         action="store_true",
         help="draw the network's units and weights instead: edge width is |w|, "
         "blue is positive, red negative",
+    )
+    parser.add_argument(
+        "--importance",
+        action="store_true",
+        help="draw the variable importance instead: Gedeon's weight-based measure, "
+        "and permutation importance on DATA when DATA is given",
+    )
+
+
+def _add_cross_validation_options(group: Any) -> None:
+    group.add_argument(
+        "--folds",
+        type=parse_folds,
+        metavar="K",
+        help="first cross-validate the settings in K folds of the training rows "
+        "and report each fold's metrics with their mean and standard deviation, "
+        "then train the final model on all the training rows",
+    )
+    group.add_argument(
+        "--autoencoder",
+        action="store_true",
+        help="train an autoencoder that reconstructs the input columns, for "
+        "'mlpkit anomalies'; --target columns are left out of its inputs. Without "
+        "--hidden it uses hidden layers h,b,h with h = max(2, inputs // 2) and b = "
+        "max(1, h // 2), and without --activation tanh",
+    )
+
+
+def _add_anomalies_parser(commands: Any, common: argparse.ArgumentParser) -> None:
+    parser = _add_command(
+        commands,
+        "anomalies",
+        common,
+        "score each row of DATA by an autoencoder's reconstruction error and list "
+        "the most unusual rows",
+    )
+    parser.add_argument(
+        "model",
+        metavar="MODEL",
+        help="autoencoder file from 'mlpkit train --autoencoder'",
+    )
+    parser.add_argument("data", metavar="DATA", help="CSV file or built-in dataset")
+    _add_separator_option(parser)
+    parser.add_argument(
+        "--top",
+        type=parse_positive_int,
+        default=DEFAULT_TOP_ROWS,
+        metavar="N",
+        help="number of rows to list, from the largest error down",
+    )
+    parser.add_argument(
+        "--output",
+        "-o",
+        type=Path,
+        metavar="FILE",
+        help="also write every row's rank, row number and error to this CSV file",
+    )
+
+
+def _add_importance_parser(commands: Any, common: argparse.ArgumentParser) -> None:
+    parser = _add_command(
+        commands,
+        "importance",
+        common,
+        "measure each input column's permutation importance: the drop in accuracy "
+        "or R² on DATA when the column is shuffled",
+    )
+    parser.add_argument("model", metavar="MODEL", help="model file")
+    parser.add_argument(
+        "data",
+        metavar="DATA",
+        help="CSV file or built-in dataset with the target column(s), best rows "
+        "that the model did not train on",
+    )
+    _add_separator_option(parser)
+    parser.add_argument(
+        "--repeats",
+        type=parse_positive_int,
+        default=DEFAULT_REPEATS,
+        metavar="N",
+        help="shuffles per column; the table shows their mean and standard deviation",
+    )
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        metavar="INT",
+        help="seed of the shuffles",
     )
 
 

@@ -1,0 +1,340 @@
+"""Checks and builders for the settings of :class:`~mlpkit.model.MLP`.
+
+``MLP`` stores its constructor arguments as given. This module checks them
+once, raising :class:`~mlpkit.errors.ParameterError` with the setting and its
+value, and turns them into the engine's objects: the optimizer, the
+learning-rate schedule, the target encoder, the keyword options of
+:class:`~mlpkit.network.Network` and the class weights of the training rows.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+from sklearn.utils.class_weight import compute_sample_weight
+
+from .activations import check_maxout_pieces
+from .errors import DataError, ParameterError
+from .optimizers import OPTIMIZERS, Optimizer, make_optimizer
+from .schedules import (
+    SCHEDULES,
+    CosineAnnealing,
+    ExponentialDecay,
+    InverseScaling,
+    LearningRateSchedule,
+    ReduceOnPlateau,
+    StepDecay,
+)
+from .tasks import REGRESSION_LOSSES, TASKS, TargetEncoder
+
+if TYPE_CHECKING:
+    from .model import MLP
+
+LBFGS = "lbfgs"
+#: Optimizer names of MLP: the engine's step optimizers, and L-BFGS, which
+#: :func:`mlpkit.lbfgs.train_lbfgs` runs on the whole training set at once.
+OPTIMIZER_NAMES = (*OPTIMIZERS, LBFGS)
+SCHEDULE_NAMES = tuple(SCHEDULES)
+MODEL_TASKS = (*TASKS, "multilabel")
+
+#: Hyperparameters each step optimizer takes from the MLP settings.
+OPTIMIZER_SETTINGS = {
+    "sgd": ("momentum", "nesterov"),
+    "adam": ("beta1", "beta2", "epsilon"),
+    "adamw": ("beta1", "beta2", "epsilon", "weight_decay"),
+    "rmsprop": ("rho", "epsilon"),
+    "adagrad": ("epsilon",),
+    "adadelta": ("rho", "epsilon"),
+}
+
+#: Network options of the regularization settings, and the value that turns
+#: each off. Only the settings that differ from it are passed to Network.
+REGULARIZATION_DEFAULTS: dict[str, Any] = {
+    "l1": 0.0,
+    "l2": 0.0,
+    "input_dropout": 0.0,
+    "hidden_dropout": 0.0,
+    "max_norm": None,
+}
+
+
+def _is_number(value: Any) -> bool:
+    return (
+        isinstance(value, numbers.Real)
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+    )
+
+
+def _invalid(name: str, expected: str, value: Any) -> ParameterError:
+    return ParameterError(f"{name} must be {expected}; received: {name}={value!r}")
+
+
+def _check_number(name: str, value: Any, low: float, high: float = math.inf) -> None:
+    """Raise ParameterError unless ``low ≤ value < high`` (``high`` may be inf)."""
+    if not (_is_number(value) and low <= value < high):
+        upper = "" if math.isinf(high) else f" and below {high:g}"
+        raise _invalid(name, f"a number of at least {low:g}{upper}", value)
+
+
+def check_settings(model: MLP) -> None:
+    """Check the optimizer, schedule, loss, task, class weight and regularization.
+
+    Raises
+    ------
+    ParameterError
+        Naming the first invalid setting and its value.
+    """
+    if model.optimizer not in OPTIMIZER_NAMES:
+        raise _invalid("optimizer", f"one of {', '.join(OPTIMIZER_NAMES)}", model.optimizer)
+    if model.task not in MODEL_TASKS:
+        raise _invalid("task", f"one of {', '.join(MODEL_TASKS)}", model.task)
+    build_optimizer(model)
+    build_schedule(model)
+    _check_loss(model)
+    check_maxout_pieces(model.maxout_pieces)
+    class_weight_pairs(model.class_weight)
+    _check_regularization(model)
+
+
+def _check_loss(model: MLP) -> None:
+    if model.loss not in REGRESSION_LOSSES:
+        raise _invalid("loss", f"one of {', '.join(REGRESSION_LOSSES)}", model.loss)
+    if not (_is_number(model.huber_delta) and model.huber_delta > 0):
+        raise _invalid("huber_delta", "a positive number", model.huber_delta)
+    if not (_is_number(model.quantile) and 0.0 < model.quantile < 1.0):
+        raise _invalid("quantile", "in (0, 1)", model.quantile)
+    if model.loss != "squared_error" and model.task in ("classification", "multilabel"):
+        raise ParameterError(
+            f"loss={model.loss!r} is a regression loss, but task={model.task!r}; "
+            "use task='regression' or 'auto', or keep loss='squared_error'"
+        )
+
+
+def _check_regularization(model: MLP) -> None:
+    _check_number("l1", model.l1, 0.0)
+    _check_number("l2", model.l2, 0.0)
+    _check_number("input_dropout", model.input_dropout, 0.0, 1.0)
+    rates = model.hidden_dropout
+    if isinstance(rates, Sequence) and not isinstance(rates, str):
+        if len(rates) != len(model.hidden_layers):
+            raise ParameterError(
+                f"hidden_dropout needs one rate per hidden layer "
+                f"({len(model.hidden_layers)}) or a single rate; received: "
+                f"hidden_dropout={rates!r}"
+            )
+        for rate in rates:
+            _check_number("hidden_dropout", rate, 0.0, 1.0)
+    else:
+        _check_number("hidden_dropout", rates, 0.0, 1.0)
+    if model.max_norm is not None:
+        if not (_is_number(model.max_norm) and model.max_norm > 0):
+            raise _invalid("max_norm", "a positive number or None", model.max_norm)
+
+    dropout = model.input_dropout > 0 or np.any(np.asarray(rates, dtype=float) > 0)
+    if model.optimizer == LBFGS and dropout:
+        raise ParameterError(
+            "dropout makes every loss evaluation random, which L-BFGS cannot "
+            "handle; use a step optimizer such as adam, or set input_dropout and "
+            "hidden_dropout to 0"
+        )
+
+
+def build_optimizer(model: MLP) -> Optimizer:
+    """Create a fresh optimizer at the initial learning rate from the settings.
+
+    ``optimizer="lbfgs"`` has no step optimizer, so this returns plain SGD at
+    ``learning_rate``: the step that :meth:`MLP.trace` shows.
+    """
+    if model.optimizer == LBFGS:
+        return make_optimizer("sgd", learning_rate=model.learning_rate)
+    settings = {}
+    for name in OPTIMIZER_SETTINGS[model.optimizer]:
+        value = getattr(model, name)
+        # None keeps the optimizer's own default, which differs between them.
+        if value is not None:
+            settings[name] = value
+    return make_optimizer(model.optimizer, learning_rate=model.learning_rate, **settings)
+
+
+def build_schedule(model: MLP) -> LearningRateSchedule | None:
+    """Create the learning-rate schedule, or None for a constant rate.
+
+    Raises
+    ------
+    ParameterError
+        If a schedule setting is invalid, if ``"reduce_on_plateau"`` has a
+        ``plateau_patience`` that early stopping's ``patience`` never lets it
+        reach, or if L-BFGS, which has no learning rate, gets a schedule.
+    """
+    name = model.learning_rate_schedule
+    if name not in SCHEDULE_NAMES:
+        raise _invalid(
+            "learning_rate_schedule", f"one of {', '.join(SCHEDULE_NAMES)}", name
+        )
+    if name == "constant":
+        return None
+    if model.optimizer == LBFGS:
+        raise ParameterError(
+            f"L-BFGS chooses its own step length, so it takes no learning-rate "
+            f"schedule; received: learning_rate_schedule={name!r}"
+        )
+    if name == "inverse_scaling":
+        return InverseScaling(model.power_t)
+    if name == "step":
+        return StepDecay(model.step_size, 0.1 if model.gamma is None else model.gamma)
+    if name == "exponential":
+        return ExponentialDecay(0.99 if model.gamma is None else model.gamma)
+    if name == "cosine":
+        decay_epochs = model.decay_epochs
+        if decay_epochs is None:
+            decay_epochs = int(model.max_epochs)
+        return CosineAnnealing(decay_epochs, model.min_learning_rate)
+    if _is_number(model.plateau_patience) and model.plateau_patience >= model.patience:
+        raise ParameterError(
+            f"plateau_patience must be below patience={model.patience}, because "
+            "early stopping ends training before the first reduction otherwise; "
+            f"received: plateau_patience={model.plateau_patience!r}"
+        )
+    return ReduceOnPlateau(
+        factor=model.plateau_factor,
+        patience=model.plateau_patience,
+        min_learning_rate=model.min_learning_rate,
+    )
+
+
+def loss_params(model: MLP) -> dict[str, float]:
+    """Return the parameters of the regression loss, empty for losses without any."""
+    if model.loss == "huber":
+        return {"delta": float(model.huber_delta)}
+    if model.loss == "quantile":
+        return {"quantile": float(model.quantile)}
+    return {}
+
+
+def build_target_encoder(model: MLP) -> TargetEncoder:
+    """Create the unfitted target encoder of the task and regression loss."""
+    return TargetEncoder(
+        model.task,
+        model.standardize,
+        regression_loss=model.loss,
+        loss_params=loss_params(model),
+    )
+
+
+def network_options(model: MLP) -> dict[str, Any]:
+    """Return the keyword options of Network beyond sizes, activations and loss.
+
+    Regularization settings at their "off" value are left out, so that a
+    network without regularization is built exactly as before they existed.
+    """
+    options: dict[str, Any] = {"maxout_pieces": int(model.maxout_pieces)}
+    for name, off in REGULARIZATION_DEFAULTS.items():
+        value = getattr(model, name)
+        if isinstance(value, Sequence) and not isinstance(value, str):
+            value = [float(rate) for rate in value]
+            if not any(value):
+                continue
+        elif value == off:
+            continue
+        options[name] = value
+    return options
+
+
+def class_weight_pairs(class_weight: Any) -> list[list[Any]] | str | None:
+    """Return ``class_weight`` as JSON-ready data: None, "balanced" or label pairs.
+
+    A dict ``{label: weight}`` becomes ``[[label, weight], …]``, because JSON
+    object keys are text and would turn integer labels into strings. Pairs in
+    that form are accepted back.
+    """
+    if class_weight is None or class_weight == "balanced":
+        return class_weight
+    if isinstance(class_weight, Mapping):
+        items = list(class_weight.items())
+    elif isinstance(class_weight, Sequence) and not isinstance(class_weight, str):
+        items = list(class_weight)
+    else:
+        raise _invalid(
+            "class_weight", "None, 'balanced', or a dict of label to weight", class_weight
+        )
+    pairs = []
+    for item in items:
+        if not (isinstance(item, Sequence) and len(item) == 2):
+            raise _invalid("class_weight", "a dict of label to weight", class_weight)
+        label, weight = item
+        if not (_is_number(weight) and weight >= 0):
+            raise _invalid("class_weight", "non-negative finite weights", class_weight)
+        if isinstance(label, np.generic):
+            label = label.item()
+        pairs.append([label, float(weight)])
+    return pairs
+
+
+def class_sample_weight(
+    class_weight: Any,
+    task: str,
+    labels: NDArray,
+    sample_weight: NDArray | None,
+) -> NDArray | None:
+    """Multiply the class weight of each row into ``sample_weight``.
+
+    Parameters
+    ----------
+    class_weight : None, "balanced", dict or label pairs
+        "balanced" weighs class ``c`` by ``n_samples / (n_classes · count(c))``,
+        as ``sklearn.utils.class_weight.compute_sample_weight`` does, and for a
+        multilabel indicator matrix multiplies that over the labels.
+    task : str
+        The fitted task, ``TargetEncoder.task_``.
+    labels : ndarray of shape (n_samples,) or (n_samples, n_labels)
+        Class labels, or the 0/1 indicator rows of a multilabel target.
+    sample_weight : ndarray of shape (n_samples,) or None
+
+    Raises
+    ------
+    ParameterError
+        For class weights on regression, a dict on a multilabel target, or a
+        label that is not a class.
+    DataError
+        If no row keeps a positive weight.
+    """
+    pairs = class_weight_pairs(class_weight)
+    if pairs is None:
+        return sample_weight
+    if task == "regression":
+        raise ParameterError(
+            "class_weight applies to classification, but the task is regression; "
+            "remove class_weight or pass sample_weight"
+        )
+    if task == "multilabel" and pairs != "balanced":
+        raise ParameterError(
+            "a multilabel target takes class_weight='balanced' only; received: "
+            f"class_weight={class_weight!r}"
+        )
+    weights_by_class = pairs if pairs == "balanced" else dict(map(tuple, pairs))
+    try:
+        weights = compute_sample_weight(weights_by_class, labels)
+    except ValueError as error:
+        raise ParameterError(f"invalid class_weight for this target: {error}") from None
+    if sample_weight is not None:
+        weights = weights * sample_weight
+    if not weights.sum() > 0:
+        raise DataError(
+            "class_weight and sample_weight leave no row with positive weight; "
+            "give at least one class a positive weight"
+        )
+    return weights
+
+
+def class_labels(target: pd.DataFrame, encoder: TargetEncoder) -> NDArray:
+    """Return what :func:`class_sample_weight` counts: labels or indicator rows."""
+    if encoder.task_ == "multilabel":
+        return encoder.transform(target, np.float64).astype(int)
+    return target.iloc[:, 0].to_numpy()
