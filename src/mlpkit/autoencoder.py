@@ -28,7 +28,6 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from . import __version__
 from .activations import get_activation
 from .errors import (
     ModelFileError,
@@ -36,10 +35,15 @@ from .errors import (
     ParameterError,
     TrainingDivergedError,
 )
-from .history import History
 from .importance import input_columns
-from .model import MODEL_KIND_KEY, as_feature_frame
-from .modelfile import check_layer_arrays, load_model_file, save_model_file
+from .model import as_feature_frame
+from .model_io import (
+    MODEL_KIND_KEY,
+    check_parts_agree,
+    load_model,
+    model_metadata,
+)
+from .modelfile import load_model_file, save_model_file
 from .network import Network, resolve_dtype
 from .optimizers import Optimizer, make_optimizer
 from .preprocessing import TabularPreprocessor
@@ -399,14 +403,7 @@ class Autoencoder:
     def save(self, path: str | os.PathLike) -> None:
         """Write the model to ``path`` (no pickle), atomically."""
         self._check_fitted()
-        metadata = {
-            MODEL_KIND_KEY: AUTOENCODER_KIND,
-            "mlpkit_version": __version__,
-            "settings": self.get_settings(),
-            "network": self.network_.get_config(),
-            "preprocessing": self.preprocessor_.to_config(),
-            "history": self.history_.to_dict(),
-        }
+        metadata = model_metadata(self, self.history_, kind=AUTOENCODER_KIND)
         save_model_file(path, metadata, self.network_.get_arrays())
 
     @classmethod
@@ -422,27 +419,8 @@ class Autoencoder:
         name = str(path)
         metadata, arrays = load_model_file(path)
         check_autoencoder_kind(metadata, name)
-        try:
-            sections = {}
-            for key in ("settings", "network", "preprocessing", "history"):
-                sections[key] = metadata[key]
-                if not isinstance(sections[key], dict):
-                    raise TypeError(f"{key!r} must be a dict")
-            check_layer_arrays(sections["network"], arrays)
-            model = cls(**sections["settings"])
-            model.network_ = Network.from_config(sections["network"], arrays)
-            model.preprocessor_ = TabularPreprocessor.from_config(
-                sections["preprocessing"]
-            )
-            model.history_ = History.from_dict(sections["history"])
-        except ModelFileError as error:
-            raise ModelFileError(f"model file {name!r}: {error}") from error
-        except (KeyError, TypeError, ValueError) as error:
-            problem = f"missing key {error}" if isinstance(error, KeyError) else error
-            raise ModelFileError(
-                f"model file {name!r} has invalid contents ({problem}); "
-                "save the model again"
-            ) from error
+
+        model = load_model(cls, metadata, arrays, name)
         model._check_parts_agree(name)
         return model
 
@@ -463,13 +441,7 @@ class Autoencoder:
                 list(self.hidden_layers),
                 network.layer_sizes[1:-1],
             )
-        for part, (wanted, found) in expected.items():
-            if wanted != found:
-                raise ModelFileError(
-                    f"model file {name!r} is inconsistent: the network has {part} "
-                    f"{found!r}, but its settings and preprocessing need "
-                    f"{wanted!r}; save the model again"
-                )
+        check_parts_agree(expected, name, "settings and preprocessing")
 
     def __repr__(self) -> str:
         if hasattr(self, "network_"):

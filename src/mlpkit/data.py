@@ -10,6 +10,8 @@ import difflib
 import logging
 import os
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -123,33 +125,18 @@ def read_csv(path: str | os.PathLike[str], sep: str | None = None) -> pd.DataFra
     if not path.is_file():
         raise DataError(f"data file {name} not found; check the path")
 
-    _check_no_nul_byte(path, name)
-    try:
+    check_no_nul_byte(path, name)
+    with translate_read_errors(name):
         if sep is None:
-            sep = _guess_separator(path)
-        header = _read_raw_row(path, sep, skiprows=0)
-        first_row = _read_raw_row(path, sep, skiprows=1)
+            sep = guess_separator(path)
+        header = read_raw_row(path, sep, skiprows=0)
+        first_row = read_raw_row(path, sep, skiprows=1)
         frame = pd.read_csv(path, sep=sep, encoding="utf-8-sig")
         if sep == ";" and _has_decimal_commas(frame):
             logger.debug("reading %s again with decimal commas", name)
             frame = pd.read_csv(path, sep=sep, encoding="utf-8-sig", decimal=",")
-    except pd.errors.EmptyDataError:
-        raise DataError(
-            f"{name} is empty; it needs a header line and at least one data row"
-        ) from None
-    except UnicodeDecodeError:
-        raise DataError(
-            f"{name} is not UTF-8 text; save it with UTF-8 encoding"
-        ) from None
-    except PermissionError:
-        raise DataError(f"{name} cannot be read; check its permissions") from None
-    except pd.errors.ParserError as error:
-        raise DataError(
-            f"{name} is not valid CSV ({_parser_detail(error)}); check the quoting and"
-            " the number of values in that line"
-        ) from None
 
-    _check_header(header, name)
+    check_header(header, name)
     if len(first_row) > len(header):
         # pandas would silently turn the surplus leading values into an index.
         raise DataError(
@@ -165,7 +152,7 @@ def read_csv(path: str | os.PathLike[str], sep: str | None = None) -> pd.DataFra
     return frame
 
 
-def _check_no_nul_byte(path: Path, name: str) -> None:
+def check_no_nul_byte(path: Path, name: str) -> None:
     """Raise DataError if the file contains a NUL byte, a sign of binary data.
 
     A UTF-16 file has one in every ASCII character, and would otherwise be read as
@@ -187,7 +174,8 @@ def _check_no_nul_byte(path: Path, name: str) -> None:
         raise DataError(f"{name} cannot be read; check its permissions") from None
 
 
-def _guess_separator(path: Path) -> str:
+def guess_separator(path: Path) -> str:
+    """Return the separator of a CSV file from its header line: ",", ";" or a tab."""
     try:
         with path.open(encoding="utf-8-sig", newline="") as file:
             header_line = file.readline()
@@ -222,7 +210,7 @@ def _has_decimal_commas(frame: pd.DataFrame) -> bool:
     return False
 
 
-def _read_raw_row(path: Path, sep: str, skiprows: int) -> list[str]:
+def read_raw_row(path: Path, sep: str, skiprows: int) -> list[str]:
     """Return the fields of one line as written, or [] past the end of the file.
 
     The header read this way keeps repeated names, which pandas renames.
@@ -246,7 +234,8 @@ def _read_raw_row(path: Path, sep: str, skiprows: int) -> list[str]:
     return row.iloc[0].tolist()
 
 
-def _check_header(header: list[str], name: str) -> None:
+def check_header(header: list[str], name: str) -> None:
+    """Raise DataError if a non-empty column name repeats in the header of ``name``."""
     seen: set[str] = set()
     for column in header:
         # pandas names empty header cells "Unnamed: 3", so they never clash.
@@ -256,6 +245,36 @@ def _check_header(header: list[str], name: str) -> None:
                 f" {name}; rename or remove the repeated column"
             )
         seen.add(column)
+
+
+@contextmanager
+def translate_read_errors(name: str) -> Iterator[None]:
+    """Turn the errors of reading CSV file ``name`` with pandas into DataError.
+
+    Raises
+    ------
+    DataError
+        If the body raises pandas' EmptyDataError or ParserError,
+        UnicodeDecodeError or PermissionError. The message names the file and
+        the fix.
+    """
+    try:
+        yield
+    except pd.errors.EmptyDataError:
+        raise DataError(
+            f"{name} is empty; it needs a header line and at least one data row"
+        ) from None
+    except UnicodeDecodeError:
+        raise DataError(
+            f"{name} is not UTF-8 text; save it with UTF-8 encoding"
+        ) from None
+    except PermissionError:
+        raise DataError(f"{name} cannot be read; check its permissions") from None
+    except pd.errors.ParserError as error:
+        raise DataError(
+            f"{name} is not valid CSV ({_parser_detail(error)}); check the quoting and"
+            " the number of values in that line"
+        ) from None
 
 
 def _parser_detail(error: pd.errors.ParserError) -> str:
@@ -376,7 +395,7 @@ def infer_column_kind(series: pd.Series, name: str, source: str | None) -> str:
         )
 
     dtype = series.dtype
-    if _is_real_number_dtype(dtype):
+    if is_real_number_dtype(dtype):
         return NUMERIC
     if isinstance(dtype, pd.CategoricalDtype):
         return CATEGORICAL
@@ -404,7 +423,7 @@ def numeric_column_values(
     Raises DataError naming the first cell that contains text or infinity. ``reason``
     completes the phrase "..., but {reason} numbers" in the text error.
     """
-    if _is_real_number_dtype(series.dtype):
+    if is_real_number_dtype(series.dtype):
         values = series.to_numpy(dtype=np.float64, na_value=np.nan)
     else:
         missing = series.isna().to_numpy()
@@ -413,7 +432,7 @@ def numeric_column_values(
         is_text = np.isnan(values) & ~missing
         if is_text.any():
             position = int(np.argmax(is_text))
-            value = _shorten(series.iloc[position])
+            value = shorten_value(series.iloc[position])
             row = describe_row(_row_number(series, position, source), source)
             raise DataError(
                 f"column '{name}' contains {value!r} at {row}, but {reason} numbers;"
@@ -431,7 +450,7 @@ def numeric_column_values(
     return values
 
 
-def _is_real_number_dtype(dtype: Any) -> bool:
+def is_real_number_dtype(dtype: Any) -> bool:
     """Return whether ``dtype`` is bool, integer or float, including nullable ones."""
     if pd.api.types.is_bool_dtype(dtype):
         return True
@@ -482,7 +501,8 @@ def _row_number(series: pd.Series, position: int, source: str | None) -> int:
     return position
 
 
-def _shorten(value: object) -> object:
+def shorten_value(value: object) -> object:
+    """Return ``value``, cut to MAX_VALUE_LENGTH characters if it is longer text."""
     if isinstance(value, str) and len(value) > MAX_VALUE_LENGTH:
         return value[:MAX_VALUE_LENGTH] + "..."
     return value

@@ -21,7 +21,7 @@ import math
 import numbers
 import warnings
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import scipy.optimize
@@ -36,6 +36,9 @@ from .training import (
     MetricFunction,
     StopRequest,
 )
+
+if TYPE_CHECKING:
+    from .model import MLP
 
 logger = logging.getLogger(__name__)
 
@@ -206,6 +209,47 @@ def train_lbfgs(
         history.message,
     )
     return history
+
+
+def fit_lbfgs(
+    model: MLP,
+    X_train: NDArray,
+    y_train: NDArray,
+    sample_weight: NDArray | None,
+    validation: tuple[NDArray, NDArray] | None,
+    metric_function: MetricFunction | None,
+    on_epoch_end: EpochCallback | None,
+    stop_requested: StopRequest | None,
+) -> MLP:
+    """Train ``model.network_`` with :func:`train_lbfgs` and set ``history_``.
+
+    Each iteration is one record of ``history_``, at most ``model.max_epochs``.
+    L-BFGS has no step optimizer or schedule, so ``optimizer_`` and
+    ``schedule_`` become None.
+
+    Raises
+    ------
+    TrainingDivergedError
+        As :func:`train_lbfgs`, after ``history_`` is set to the error's history.
+    """
+    model.optimizer_ = None
+    model.schedule_ = None
+    try:
+        model.history_ = train_lbfgs(
+            model.network_,
+            X_train,
+            y_train,
+            sample_weight,
+            max_iterations=int(model.max_epochs),
+            validation=validation,
+            metric_function=metric_function,
+            on_iteration=on_epoch_end,
+            stop_requested=stop_requested,
+        )
+    except TrainingDivergedError as error:
+        model.history_ = error.history
+        raise
+    return model
 
 
 def _finish(

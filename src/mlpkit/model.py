@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import os
-import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -19,27 +18,24 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from . import __version__
-from .checkpoints import (
-    SECTION as CHECKPOINT_SECTION,
-    ResumeState,
-    check_resumable,
-    checkpoint_contents,
-    data_fingerprint,
-    read_resume_state,
-)
-from .data import format_columns
-from .lbfgs import train_lbfgs
+from .checkpoints import data_fingerprint
 from .errors import (
-    CheckpointWarning,
     DataError,
     ModelFileError,
     NotFittedError,
     ParameterError,
     TrainingDivergedError,
 )
+from .lbfgs import fit_lbfgs
 from .metrics import task_metrics
-from .modelfile import check_layer_arrays, load_model_file, save_model_file
+from .model_checkpoints import read_checkpoint, write_checkpoint
+from .model_io import (
+    MODEL_KIND_KEY,
+    check_parts_agree,
+    load_model,
+    model_metadata,
+)
+from .modelfile import load_model_file, save_model_file
 from .network import Network, resolve_dtype
 from .optimizers import Optimizer
 from .preprocessing import TabularPreprocessor
@@ -49,6 +45,7 @@ from .settings import (
     build_schedule,
     build_target_encoder,
     check_settings,
+    check_streaming_settings,
     class_labels,
     class_sample_weight,
     class_weight_pairs,
@@ -69,12 +66,6 @@ from .training import (
 )
 
 logger = logging.getLogger(__name__)
-
-MODEL_KIND_KEY = "kind"
-"""Metadata key that names another kind of model, such as ``"autoencoder"``.
-
-An MLP's model file has no such key, so files written before it existed load.
-"""
 
 
 def as_feature_frame(X: Any) -> pd.DataFrame:
@@ -426,7 +417,7 @@ class MLP:
 
         saved = state = None
         if resume is not None:
-            saved, state = self._read_checkpoint(resume, features, target, fingerprint)
+            saved, state = read_checkpoint(self, resume, features, target, fingerprint)
             self.target_encoder_ = saved.target_encoder_
         else:
             self.target_encoder_ = build_target_encoder(self)
@@ -481,7 +472,11 @@ class MLP:
             )
         train_weights = None if weights is None else weights[train_rows]
         if self.optimizer == LBFGS:
-            return self._fit_lbfgs(
+            logger.info(
+                "training %r with L-BFGS on %d rows", self.network_, len(X_train)
+            )
+            return fit_lbfgs(
+                self,
                 X_train,
                 y_train,
                 train_weights,
@@ -507,7 +502,7 @@ class MLP:
         if checkpoint is not None:
 
             def on_checkpoint(progress: TrainingProgress) -> None:
-                self._write_checkpoint(checkpoint, progress, fingerprint)
+                write_checkpoint(self, checkpoint, progress, fingerprint)
 
         logger.info("training %r on %d rows", self.network_, len(train_rows))
         try:
@@ -530,37 +525,6 @@ class MLP:
             )
         except TrainingDivergedError as error:
             # The network has its best weights again, so the model can be saved.
-            self.history_ = error.history
-            raise
-        return self
-
-    def _fit_lbfgs(
-        self,
-        X_train: NDArray,
-        y_train: NDArray,
-        sample_weight: NDArray | None,
-        validation: tuple[NDArray, NDArray] | None,
-        metric_function: Any,
-        on_epoch_end: EpochCallback | None,
-        stop_requested: StopRequest | None,
-    ) -> MLP:
-        """Train with L-BFGS: one record per iteration, at most ``max_epochs``."""
-        self.optimizer_ = None
-        self.schedule_ = None
-        logger.info("training %r with L-BFGS on %d rows", self.network_, len(X_train))
-        try:
-            self.history_ = train_lbfgs(
-                self.network_,
-                X_train,
-                y_train,
-                sample_weight,
-                max_iterations=int(self.max_epochs),
-                validation=validation,
-                metric_function=metric_function,
-                on_iteration=on_epoch_end,
-                stop_requested=stop_requested,
-            )
-        except TrainingDivergedError as error:
             self.history_ = error.history
             raise
         return self
@@ -613,7 +577,7 @@ class MLP:
         weights, regression losses other than squared error and the multilabel
         task: those settings raise ParameterError here.
         """
-        self._check_streaming_settings()
+        check_streaming_settings(self)
         source = data if isinstance(data, RowSource) else open_source(data, target)
         fit = prepare_streaming(
             self, source, block_rows=block_rows, test_fraction=test_fraction
@@ -639,90 +603,6 @@ class MLP:
             self.history_ = fit.history
             self.test_scores_ = fit.test_scores
         return self
-
-    def _check_streaming_settings(self) -> None:
-        unsupported = {
-            "optimizer": (self.optimizer, LBFGS),
-            "learning_rate_schedule": (self.learning_rate_schedule, None),
-            "class_weight": (self.class_weight, None),
-            "loss": (self.loss, None),
-            "task": (self.task, "multilabel"),
-        }
-        defaults = {
-            "learning_rate_schedule": "constant",
-            "class_weight": None,
-            "loss": "squared_error",
-        }
-        for name, (value, rejected) in unsupported.items():
-            if rejected is None:
-                bad = value != defaults[name]
-            else:
-                bad = value == rejected
-            if bad:
-                raise ParameterError(
-                    f"{name}={value!r} is not supported when streaming; train in "
-                    "memory (fit, or --streaming never) or change the setting"
-                )
-
-    def _read_checkpoint(
-        self,
-        path: str | os.PathLike,
-        features: pd.DataFrame,
-        target: pd.DataFrame,
-        fingerprint: str,
-    ) -> tuple[MLP, ResumeState]:
-        """Read a checkpoint and check that this fit can continue from it."""
-        metadata, arrays = load_model_file(path)
-        saved = type(self)._from_file_contents(metadata, arrays, path)
-        state = read_resume_state(
-            metadata, arrays, saved.history_, saved.network_.parameters, path
-        )
-        check_resumable(self.get_settings(), saved.get_settings(), state.progress, path)
-
-        received = {
-            "feature": [str(name) for name in features.columns],
-            "target": [str(name) for name in target.columns],
-        }
-        expected = {
-            "feature": saved.preprocessor_.feature_names_in_,
-            "target": saved.target_encoder_.target_names_,
-        }
-        for kind in ("feature", "target"):
-            if sorted(received[kind]) != sorted(expected[kind]):
-                raise DataError(
-                    f"the {kind} columns are {format_columns(received[kind])}, but "
-                    f"checkpoint {str(path)!r} was trained on "
-                    f"{format_columns(expected[kind])}; resume with the same "
-                    "columns, or start a new training"
-                )
-        if state.fingerprint != fingerprint:
-            warnings.warn(
-                f"the training data differs from the rows that checkpoint "
-                f"{str(path)!r} was trained on, so the result will differ from an "
-                "uninterrupted training",
-                CheckpointWarning,
-                stacklevel=3,
-            )
-        return saved, state
-
-    def _write_checkpoint(
-        self,
-        path: str | os.PathLike,
-        progress: TrainingProgress,
-        fingerprint: str,
-    ) -> None:
-        section, extra_arrays = checkpoint_contents(
-            progress,
-            self.optimizer_,
-            fingerprint,
-            self.schedule_,
-            network=self.network_,
-        )
-        metadata = self._file_metadata(progress.history)
-        metadata[CHECKPOINT_SECTION] = section
-        arrays = {**self.network_.get_arrays(), **extra_arrays}
-        # Stored, not deflated: a checkpoint is rewritten after every epoch.
-        save_model_file(path, metadata, arrays, compress=False)
 
     @staticmethod
     def _check_sample_weight(sample_weight: Any, n_samples: int) -> NDArray | None:
@@ -854,14 +734,8 @@ class MLP:
         save_model_file(path, metadata, self.network_.get_arrays())
 
     def _file_metadata(self, history: History) -> dict[str, Any]:
-        return {
-            "mlpkit_version": __version__,
-            "settings": self.get_settings(),
-            "network": self.network_.get_config(),
-            "preprocessing": self.preprocessor_.to_config(),
-            "target": self.target_encoder_.to_config(),
-            "history": history.to_dict(),
-        }
+        target = {"target": self.target_encoder_.to_config()}
+        return model_metadata(self, history, extra_sections=target)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> MLP:
@@ -889,30 +763,11 @@ class MLP:
                 "not a supervised MLP; score rows with an autoencoder through "
                 "'mlpkit anomalies' or Autoencoder.load"
             )
-        try:
-            sections = {}
-            for key in ("settings", "network", "preprocessing", "target", "history"):
-                sections[key] = metadata[key]
-                if not isinstance(sections[key], dict):
-                    raise TypeError(f"{key!r} must be a dict")
-            # Before building the network, so that its declared sizes cannot
-            # allocate more than the arrays the file holds.
-            check_layer_arrays(sections["network"], arrays)
-            model = cls(**sections["settings"])
-            model.network_ = Network.from_config(sections["network"], arrays)
-            model.preprocessor_ = TabularPreprocessor.from_config(
-                sections["preprocessing"]
-            )
+
+        def load_target(model: MLP, sections: dict[str, Any]) -> None:
             model.target_encoder_ = TargetEncoder.from_config(sections["target"])
-            model.history_ = History.from_dict(sections["history"])
-        except ModelFileError as error:
-            raise ModelFileError(f"model file {name!r}: {error}") from error
-        except (KeyError, TypeError, ValueError) as error:
-            problem = f"missing key {error}" if isinstance(error, KeyError) else error
-            raise ModelFileError(
-                f"model file {name!r} has invalid contents ({problem}); "
-                "save the model again"
-            ) from error
+
+        model = load_model(cls, metadata, arrays, name, ("target",), load_target)
         model.task_ = model.target_encoder_.task_
         model.classes_ = model.target_encoder_.classes_
         model._check_parts_agree(name)
@@ -932,13 +787,7 @@ class MLP:
             "loss": (spec.loss, network.loss.name),
             "loss parameters": (spec.loss_params, network.loss.get_config()),
         }
-        for part, (wanted, found) in expected.items():
-            if wanted != found:
-                raise ModelFileError(
-                    f"model file {name!r} is inconsistent: the network has {part} "
-                    f"{found!r}, but its settings, preprocessing and task need "
-                    f"{wanted!r}; save the model again"
-                )
+        check_parts_agree(expected, name, "settings, preprocessing and task")
 
     def __repr__(self) -> str:
         if hasattr(self, "network_"):

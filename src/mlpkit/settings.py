@@ -103,6 +103,36 @@ def check_settings(model: MLP) -> None:
     _check_regularization(model)
 
 
+def check_streaming_settings(model: MLP) -> None:
+    """Raise ParameterError for a setting that training from a stream lacks.
+
+    Streaming rejects L-BFGS, the multilabel task, and any learning-rate
+    schedule, class weight or loss other than the default.
+    """
+    unsupported = {
+        "optimizer": (model.optimizer, LBFGS),
+        "learning_rate_schedule": (model.learning_rate_schedule, None),
+        "class_weight": (model.class_weight, None),
+        "loss": (model.loss, None),
+        "task": (model.task, "multilabel"),
+    }
+    defaults = {
+        "learning_rate_schedule": "constant",
+        "class_weight": None,
+        "loss": "squared_error",
+    }
+    for name, (value, rejected) in unsupported.items():
+        if rejected is None:
+            bad = value != defaults[name]
+        else:
+            bad = value == rejected
+        if bad:
+            raise ParameterError(
+                f"{name}={value!r} is not supported when streaming; train in "
+                "memory (fit, or --streaming never) or change the setting"
+            )
+
+
 def _check_loss(model: MLP) -> None:
     if model.loss not in REGRESSION_LOSSES:
         raise _invalid("loss", f"one of {', '.join(REGRESSION_LOSSES)}", model.loss)

@@ -26,7 +26,6 @@ import abc
 import logging
 import os
 from collections.abc import Collection, Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,14 +34,14 @@ import numpy.typing as npt
 import pandas as pd
 
 from mlpkit.data import (
-    _check_header,
-    _check_no_nul_byte,
-    _guess_separator,
-    _parser_detail,
-    _read_raw_row,
+    check_header,
+    check_no_nul_byte,
     describe_row,
     format_columns,
+    guess_separator,
+    read_raw_row,
     split_target,
+    translate_read_errors,
 )
 from mlpkit.errors import DataError, ParameterError
 
@@ -364,16 +363,16 @@ class CsvSource(RowSource):
         super().__init__(path)
         _check_file(self.path, "CSV")
         name = str(self.path)
-        _check_no_nul_byte(self.path, name)
-        with _translated_read_errors(name):
-            self.sep = sep if sep is not None else _guess_separator(self.path)
-            header = _read_raw_row(self.path, self.sep, skiprows=0)
-            first_row = _read_raw_row(self.path, self.sep, skiprows=1)
+        check_no_nul_byte(self.path, name)
+        with translate_read_errors(name):
+            self.sep = sep if sep is not None else guess_separator(self.path)
+            header = read_raw_row(self.path, self.sep, skiprows=0)
+            first_row = read_raw_row(self.path, self.sep, skiprows=1)
             columns = pd.read_csv(
                 self.path, sep=self.sep, encoding="utf-8-sig", nrows=0
             ).columns
 
-        _check_header(header, name)
+        check_header(header, name)
         if not first_row:
             raise DataError(f"{name} has a header but no data rows; add data rows")
         if len(first_row) > len(header):
@@ -428,7 +427,7 @@ class CsvSource(RowSource):
         self, chunk_rows: int, **options: object
     ) -> Iterator[pd.DataFrame]:
         name = str(self.path)
-        with _translated_read_errors(name):
+        with translate_read_errors(name):
             reader = pd.read_csv(
                 self.path,
                 sep=self.sep,
@@ -441,28 +440,6 @@ class CsvSource(RowSource):
 
     def describe_row(self, row: int) -> str:
         return describe_row(row, str(self.path))
-
-
-@contextmanager
-def _translated_read_errors(name: str) -> Iterator[None]:
-    """Turn the errors of reading CSV into DataError, as :func:`read_csv` words them."""
-    try:
-        yield
-    except pd.errors.EmptyDataError:
-        raise DataError(
-            f"{name} is empty; it needs a header line and at least one data row"
-        ) from None
-    except UnicodeDecodeError:
-        raise DataError(
-            f"{name} is not UTF-8 text; save it with UTF-8 encoding"
-        ) from None
-    except PermissionError:
-        raise DataError(f"{name} cannot be read; check its permissions") from None
-    except pd.errors.ParserError as error:
-        raise DataError(
-            f"{name} is not valid CSV ({_parser_detail(error)}); check the quoting and"
-            " the number of values in that line"
-        ) from None
 
 
 def open_source(

@@ -50,13 +50,13 @@ from mlpkit.streaming_scores import evaluate_blocks
 from mlpkit.streaming_statistics import learn_statistics
 from mlpkit.tasks import TargetEncoder
 from mlpkit.training import (
+    Divergence,
     EpochCallback,
     EpochRecord,
     History,
     StoppingRule,
     StopRequest,
-    _diverged_error,
-    _Divergence,
+    diverged_error,
 )
 
 if TYPE_CHECKING:
@@ -76,7 +76,7 @@ def _run_epoch(
     """Train on the rows of ``block_indices`` once, or until a stop request.
 
     Returns the mean loss per row of the batches that ran, and whether all ran.
-    Raises _Divergence when a batch loss is NaN or infinite, before its step.
+    Raises Divergence when a batch loss is NaN or infinite, before its step.
     """
     total_loss = 0.0
     total_rows = 0
@@ -85,7 +85,7 @@ def _run_epoch(
         loss, gradients = network.compute_gradients(inputs, targets)
         batch += 1
         if not math.isfinite(loss):
-            raise _Divergence("loss", loss, batch, n_batches)
+            raise Divergence("loss", loss, batch, n_batches)
         optimizer.step(network.parameters, gradients)
         network.apply_constraints()
 
@@ -109,7 +109,7 @@ def _end_epoch(
     # min and max propagate NaN and infinity without allocating a mask.
     for value in (network.parameters.min(), network.parameters.max()):
         if not math.isfinite(value):
-            raise _Divergence("weights", float(value), n_batches, n_batches)
+            raise Divergence("weights", float(value), n_batches, n_batches)
 
     validation_loss = None
     metrics: dict[str, float] = {}
@@ -119,7 +119,7 @@ def _end_epoch(
         )
         validation_loss = metrics.pop("loss")
         if not math.isfinite(validation_loss):
-            raise _Divergence("validation loss", validation_loss, n_batches, n_batches)
+            raise Divergence("validation loss", validation_loss, n_batches, n_batches)
     return EpochRecord(epoch, train_loss, validation_loss, metrics)
 
 
@@ -223,14 +223,14 @@ def train_streaming(
             if stop_requested is not None and stop_requested():
                 history.interrupted = True
                 break
-    except _Divergence as divergence:
+    except Divergence as divergence:
         if restore_best and history.best_epoch:
             network.parameters[...] = best_parameters
             restored = f"the weights of epoch {history.best_epoch}, the best so far"
         else:
             network.parameters[...] = last_good_parameters
             restored = last_good
-        raise _diverged_error(divergence, epoch, optimizer, history, restored) from None
+        raise diverged_error(divergence, epoch, optimizer, history, restored) from None
 
     if restore_best:
         network.parameters[...] = best_parameters

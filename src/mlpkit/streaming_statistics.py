@@ -38,9 +38,9 @@ from mlpkit.data import (
     CATEGORICAL,
     NUMBER_SHARE,
     NUMERIC,
-    _is_real_number_dtype,
-    _shorten,
     category_column_values,
+    is_real_number_dtype,
+    shorten_value,
 )
 from mlpkit.errors import DataError
 from mlpkit.moments import RunningMoments
@@ -69,7 +69,7 @@ class _FeatureColumn:
     def update(self, series: pd.Series, start: int, training: bool) -> NDArray:
         """Count the block's values and return them as numbers, NaN if not finite."""
         missing = series.isna().to_numpy()
-        real_numbers = _is_real_number_dtype(series.dtype)
+        real_numbers = is_real_number_dtype(series.dtype)
         if real_numbers:
             values = series.to_numpy(dtype=np.float64, na_value=np.nan)
             is_text = np.zeros(len(series), dtype=bool)
@@ -118,7 +118,7 @@ class _FeatureColumn:
         if self.n_numbers / self.n_present >= NUMBER_SHARE and self.first_text:
             row, value = self.first_text
             raise DataError(
-                f"column '{self.name}' contains {_shorten(value)!r} at "
+                f"column '{self.name}' contains {shorten_value(value)!r} at "
                 f"{source.describe_row(row)}, but its other values are numbers; fix"
                 " the value or leave the cell empty so it is imputed"
             )

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mlpkit.data import _shorten
+from mlpkit.data import shorten_value
 from mlpkit.errors import DataError
 from mlpkit.moments import RunningMoments
 from mlpkit.sources import RowSource
@@ -128,8 +128,9 @@ class TargetStatistics:
             (number_row, number_value), (text_row, text_value) = number, text
             raise DataError(
                 f"target column {name!r} mixes numbers and text: "
-                f"{_shorten(number_value)!r} in {source.describe_row(number_row)} is"
-                f" a number, but {_shorten(text_value)!r} in "
+                f"{shorten_value(number_value)!r} in "
+                f"{source.describe_row(number_row)} is"
+                f" a number, but {shorten_value(text_value)!r} in "
                 f"{source.describe_row(text_row)} is not; fix the text values if the"
                 " target is numeric, or set the task to classification if they are"
                 " all class labels"

@@ -187,15 +187,20 @@ def run_epoch(
             schedule=schedule,
         )
         _check_weights(network, progress)
-    except _Divergence as divergence:
+    except Divergence as divergence:
         network.parameters[...] = start_parameters
         restored = "its weights from before this epoch"
-        raise _diverged_error(divergence, None, optimizer, None, restored) from None
+        raise diverged_error(divergence, None, optimizer, None, restored) from None
     return progress.loss_sum / progress.weight_sum
 
 
-class _Divergence(Exception):
-    """A batch loss or the weights became NaN or infinite: what, and where."""
+class Divergence(Exception):
+    """A batch loss or the weights became NaN or infinite: what, and where.
+
+    The training loops raise it inside an epoch, and catch it to restore the
+    best weights and raise the :class:`TrainingDivergedError` that
+    :func:`diverged_error` builds.
+    """
 
     def __init__(self, quantity: str, value: float, batch: int, n_batches: int):
         super().__init__(quantity)
@@ -233,7 +238,7 @@ def _run_batches(
         batch_weight = None if sample_weight is None else sample_weight[rows]
         loss, gradients = network.compute_gradients(X[rows], y[rows], batch_weight)
         if not math.isfinite(loss):
-            raise _Divergence("loss", loss, progress.batches_done + 1, n_batches)
+            raise Divergence("loss", loss, progress.batches_done + 1, n_batches)
         optimizer.step(network.parameters, gradients)
         network.apply_constraints()
         if schedule is not None and schedule.per_step:
@@ -251,19 +256,19 @@ def _run_batches(
 
 
 def _check_weights(network: Network, progress: TrainingProgress) -> None:
-    """Raise _Divergence if a weight or bias is NaN or infinite."""
+    """Raise Divergence if a weight or bias is NaN or infinite."""
     # min and max propagate NaN and infinity without allocating a mask.
     lowest = network.parameters.min()
     highest = network.parameters.max()
     if not (math.isfinite(lowest) and math.isfinite(highest)):
         value = lowest if not math.isfinite(lowest) else highest
-        raise _Divergence(
+        raise Divergence(
             "weights", float(value), progress.batches_done, progress.batches_done
         )
 
 
-def _diverged_error(
-    divergence: _Divergence,
+def diverged_error(
+    divergence: Divergence,
     epoch: int | None,
     optimizer: Optimizer,
     history: History | None,
@@ -424,14 +429,14 @@ def train(
                 on_checkpoint(progress)
             if history.converged or history.interrupted:
                 break
-    except _Divergence as divergence:
+    except Divergence as divergence:
         if restore_best and history.best_epoch:
             network.parameters[...] = progress.best_parameters
             restored = f"the weights of epoch {history.best_epoch}, the best so far"
         else:
             network.parameters[...] = last_good_parameters
             restored = last_good
-        raise _diverged_error(
+        raise diverged_error(
             divergence, epoch, optimizer, history, restored
         ) from None
 
@@ -474,7 +479,7 @@ def _end_epoch(
     if validation is not None:
         validation_loss = network.loss_value(*validation)
         if not math.isfinite(validation_loss):
-            raise _Divergence(
+            raise Divergence(
                 "validation loss",
                 validation_loss,
                 progress.batches_done,

@@ -317,10 +317,7 @@ def run_train(args: argparse.Namespace, out: Console, err: Console) -> None:
     checkpoint = args.checkpoint if args.checkpoint is not None else args.resume
     if checkpoint is not None:
         check_output_path(checkpoint)
-    if args.plot is not None:
-        # Fail before training, not after it, when the plot cannot be written.
-        require_matplotlib()
-        check_png_path(args.plot)
+    check_plot_option(args)
     features, target, weights, source = load_weighted_training_data(args)
     train_rows, test_rows = split_test_rows(
         target, args.test_fraction, args.task, args.seed
@@ -341,19 +338,12 @@ def run_train(args: argparse.Namespace, out: Console, err: Console) -> None:
 
     test_scores = None
     with reported_warnings(err):
-        signal_number = fit_until_signal(model, args, err, checkpoint, fit)
-        if signal_number is not None:
-            save_interrupted(model, args, out, err, checkpoint, signal_number)
-            raise TrainingStopped(signal_number)
+        fit_or_stop(model, args, out, err, checkpoint, fit)
         if test_rows.size:
             test_scores = model.evaluate(
                 features.iloc[test_rows], target.iloc[test_rows], source=source
             )
-    with translate_write_errors(args.output):
-        model.save(args.output)
-    if args.plot is not None:
-        with translate_write_errors(args.plot):
-            save_figure(plot_learning_curves(model.history_), args.plot)
+    save_model_and_curves(model, args)
 
     if not args.quiet:
         out.print(training_table(model, test_scores, test_rows.size))
@@ -381,9 +371,7 @@ def run_train_streaming(
             "--weight-column is not supported when streaming; pass --streaming "
             "never to train in memory"
         )
-    if args.plot is not None:
-        require_matplotlib()
-        check_png_path(args.plot)
+    check_plot_option(args)
     source = open_source(args.data, parse_target_names(args.target), sep=args.sep)
 
     def fit(on_epoch_end: EpochCallback, stop_requested: StopRequest) -> None:
@@ -396,15 +384,8 @@ def run_train_streaming(
         )
 
     with reported_warnings(err):
-        signal_number = fit_until_signal(model, args, err, None, fit)
-        if signal_number is not None:
-            save_interrupted(model, args, out, err, None, signal_number)
-            raise TrainingStopped(signal_number)
-    with translate_write_errors(args.output):
-        model.save(args.output)
-    if args.plot is not None:
-        with translate_write_errors(args.plot):
-            save_figure(plot_learning_curves(model.history_), args.plot)
+        fit_or_stop(model, args, out, err, None, fit)
+    save_model_and_curves(model, args)
 
     split = model.block_split_
     if not args.quiet:
@@ -461,6 +442,44 @@ def fit_until_signal(
             )
         raise
     return stop.signal_number
+
+
+def check_plot_option(args: argparse.Namespace) -> None:
+    """Check that ``--plot``, if given, can be written, so training fails early."""
+    if args.plot is not None:
+        require_matplotlib()
+        check_png_path(args.plot)
+
+
+def fit_or_stop(
+    model: Any,
+    args: argparse.Namespace,
+    out: Console,
+    err: Console,
+    checkpoint: Path | None,
+    fit: Callable[[EpochCallback, StopRequest], None],
+) -> None:
+    """Train an MLP or autoencoder with :func:`fit_until_signal`.
+
+    Raises
+    ------
+    TrainingStopped
+        If SIGINT or SIGTERM stopped training, after :func:`save_interrupted`
+        saved the best model so far.
+    """
+    signal_number = fit_until_signal(model, args, err, checkpoint, fit)
+    if signal_number is not None:
+        save_interrupted(model, args, out, err, checkpoint, signal_number)
+        raise TrainingStopped(signal_number)
+
+
+def save_model_and_curves(model: Any, args: argparse.Namespace) -> None:
+    """Save ``model`` to ``--output``, and its learning curves to any ``--plot``."""
+    with translate_write_errors(args.output):
+        model.save(args.output)
+    if args.plot is not None:
+        with translate_write_errors(args.plot):
+            save_figure(plot_learning_curves(model.history_), args.plot)
 
 
 def save_interrupted(

@@ -31,27 +31,22 @@ from ..importance import (
     permutation_importance,
 )
 from ..metrics import METRIC_LABELS
-from ..model import MLP, MODEL_KIND_KEY
+from ..model import MLP
+from ..model_io import MODEL_KIND_KEY
 from ..modelfile import load_model_file, write_atomically
-from ..plotting import (
-    check_png_path,
-    plot_importance,
-    plot_learning_curves,
-    require_matplotlib,
-    save_figure,
-)
+from ..plotting import plot_importance, save_figure
 from ..preprocessing import TabularPreprocessor
 from .commands import (
-    TrainingStopped,
     check_output_path,
-    fit_until_signal,
+    check_plot_option,
+    fit_or_stop,
     is_npy_file,
     load_training_data,
     model_settings,
     read_table,
     run_info,
     run_train,
-    save_interrupted,
+    save_model_and_curves,
     split_columns,
     split_test_rows,
     translate_write_errors,
@@ -107,9 +102,7 @@ def run_train_with_folds(args: argparse.Namespace, out: Console, err: Console) -
     settings = model_settings(args)
     MLP(**settings)
     check_output_path(args.output)
-    if args.plot is not None:
-        require_matplotlib()
-        check_png_path(args.plot)
+    check_plot_option(args)
     features, target, source = load_training_data(args)
     train_rows, _ = split_test_rows(target, args.test_fraction, args.task, args.seed)
 
@@ -164,9 +157,7 @@ def run_train_autoencoder(args: argparse.Namespace, out: Console, err: Console) 
     _check_autoencoder_options(args)
     model = Autoencoder(**autoencoder_settings(args))
     check_output_path(args.output)
-    if args.plot is not None:
-        require_matplotlib()
-        check_png_path(args.plot)
+    check_plot_option(args)
     features, source = load_autoencoder_data(args)
     train_rows, test_rows = split_rows(len(features), args.test_fraction, args.seed)
 
@@ -180,18 +171,11 @@ def run_train_autoencoder(args: argparse.Namespace, out: Console, err: Console) 
 
     test_error = None
     with reported_warnings(err):
-        signal_number = fit_until_signal(model, args, err, None, fit)
-        if signal_number is not None:
-            save_interrupted(model, args, out, err, None, signal_number)
-            raise TrainingStopped(signal_number)
+        fit_or_stop(model, args, out, err, None, fit)
         if test_rows.size:
             errors = model.reconstruction_error(features.iloc[test_rows], source=source)
             test_error = float(errors.mean())
-    with translate_write_errors(args.output):
-        model.save(args.output)
-    if args.plot is not None:
-        with translate_write_errors(args.plot):
-            save_figure(plot_learning_curves(model.history_), args.plot)
+    save_model_and_curves(model, args)
 
     if not args.quiet:
         print_text(out, f"autoencoder: {model.network_!r}")
