@@ -122,8 +122,8 @@ class PoisonedSGD(SGD):
         super().__init__(**settings)
         self.poisoned_step = poisoned_step
 
-    def _update(self, parameters, gradients):
-        super()._update(parameters, gradients)
+    def _update(self, parameters, gradients, state):
+        super()._update(parameters, gradients, state)
         if self.iterations == self.poisoned_step:
             parameters[0] = np.nan
 

@@ -10,6 +10,7 @@ import math
 import numpy as np
 import pytest
 
+from mlpkit import optimizers
 from mlpkit.errors import ParameterError
 from mlpkit.optimizers import (
     OPTIMIZERS,
@@ -170,6 +171,30 @@ def test_state_restores_exact_trajectory(case):
 
     assert second.iterations == 6
     np.testing.assert_array_equal(resumed, uninterrupted)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", list(FACTORIES))
+def test_sliced_update_matches_whole_buffer(case, dtype, monkeypatch):
+    rng = np.random.default_rng(11)
+    start = rng.normal(size=1001).astype(dtype)
+    gradients = [rng.normal(size=1001).astype(dtype) for _ in range(4)]
+
+    whole_parameters = start.copy()
+    whole = FACTORIES[case]()
+    for gradient in gradients:
+        whole.step(whole_parameters, gradient)
+
+    # 24 bytes is 3 float64 or 6 float32 values: slices with a short last one.
+    monkeypatch.setattr(optimizers, "UPDATE_CHUNK_BYTES", 24)
+    sliced_parameters = start.copy()
+    sliced = FACTORIES[case]()
+    for gradient in gradients:
+        sliced.step(sliced_parameters, gradient)
+
+    np.testing.assert_array_equal(sliced_parameters, whole_parameters)
+    for name, values in whole.get_state()[1].items():
+        np.testing.assert_array_equal(sliced.get_state()[1][name], values)
 
 
 @pytest.mark.parametrize("case", list(FACTORIES))

@@ -114,6 +114,11 @@ class ReLU(Activation):
     def derivative(self, z: NDArray, a: NDArray) -> NDArray:
         return (z > 0).astype(z.dtype)
 
+    def backward(self, grad_a: NDArray, z: NDArray, a: NDArray) -> NDArray:
+        # Multiplying by the boolean mask gives the same numbers as multiplying
+        # by the derivative, without first converting the mask to floats.
+        return grad_a * (z > 0)
+
 
 class LeakyReLU(Activation):
     """``f(z) = z`` for ``z > 0``, else ``α z``; ``f′(z)`` is 1 or ``α``.

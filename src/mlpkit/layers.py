@@ -109,7 +109,8 @@ class Dense:
         if mask is not None:
             inputs = inputs * mask
         self.inputs = inputs
-        self.z = inputs @ self.weights + self.biases
+        self.z = inputs @ self.weights
+        self.z += self.biases
         self.a = self.activation.forward(self.z)
         return self.a
 

@@ -42,6 +42,14 @@ def _check_range(
     return value
 
 
+#: Bytes of the parameter buffer that one call of an update rule covers. A
+#: slice of this size, with its state and temporaries, fits in the second-level
+#: cache of current x86 and ARM cores. On a 2-core Xeon with 2 MiB of L2 per
+#: core, an Adam step over 235,146 float32 parameters took about 0.43 ms in
+#: 256 KiB slices and 0.6 to 1.4 ms in one piece (several runs, shared machine).
+UPDATE_CHUNK_BYTES = 256 * 1024
+
+
 class Optimizer:
     """The shared part of optimizers: the learning rate and the step count.
 
@@ -60,17 +68,39 @@ class Optimizer:
         self._state: dict[str, NDArray] = {}
 
     def step(self, parameters: NDArray, gradients: NDArray) -> None:
-        """Update ``parameters`` in place from ``gradients``."""
+        """Update ``parameters`` in place from ``gradients``.
+
+        Every update rule is elementwise, so the buffers are updated one slice
+        of ``UPDATE_CHUNK_BYTES`` at a time. The slice and the temporaries of
+        its vector operations then stay in the processor's cache, instead of
+        whole buffers streaming from memory once per operation. Each element
+        goes through the same operations as in a whole-buffer update, so the
+        result is the same bit for bit.
+        """
         if not self._state and self.state_names:
             self._state = self._initial_state(parameters)
         self.iterations += 1
-        self._update(parameters, gradients)
+        chunk = max(1, UPDATE_CHUNK_BYTES // parameters.itemsize)
+        if parameters.size <= chunk:
+            self._update(parameters, gradients, self._state)
+            return
+        for start in range(0, parameters.size, chunk):
+            part = slice(start, start + chunk)
+            state = {name: values[part] for name, values in self._state.items()}
+            self._update(parameters[part], gradients[part], state)
 
     def _initial_state(self, parameters: NDArray) -> dict[str, NDArray]:
         """Return the state arrays before the first step: zeros unless overridden."""
         return {name: np.zeros_like(parameters) for name in self.state_names}
 
-    def _update(self, parameters: NDArray, gradients: NDArray) -> None:
+    def _update(
+        self, parameters: NDArray, gradients: NDArray, state: dict[str, NDArray]
+    ) -> None:
+        """Apply the update rule to one slice of the parameters.
+
+        ``state`` contains the same slice of every state array. The rule must be
+        elementwise, so that slices can be updated one after another.
+        """
         raise NotImplementedError
 
     def get_config(self) -> dict[str, Any]:
@@ -122,11 +152,13 @@ class SGD(Optimizer):
         self.nesterov = bool(nesterov)
         self.state_names = ("velocity",) if self.momentum > 0 else ()
 
-    def _update(self, parameters: NDArray, gradients: NDArray) -> None:
+    def _update(
+        self, parameters: NDArray, gradients: NDArray, state: dict[str, NDArray]
+    ) -> None:
         if self.momentum == 0.0:
             parameters -= self.learning_rate * gradients
             return
-        velocity = self._state["velocity"]
+        velocity = state["velocity"]
         velocity *= self.momentum
         velocity += gradients
         if self.nesterov:
@@ -196,9 +228,11 @@ class Adam(Optimizer):
             )
         self.epsilon_placement = epsilon_placement
 
-    def _update(self, parameters: NDArray, gradients: NDArray) -> None:
-        m = self._state["first_moment"]
-        v = self._state["second_moment"]
+    def _update(
+        self, parameters: NDArray, gradients: NDArray, state: dict[str, NDArray]
+    ) -> None:
+        m = state["first_moment"]
+        v = state["second_moment"]
         m *= self.beta1
         m += (1.0 - self.beta1) * gradients
         v *= self.beta2
@@ -260,9 +294,11 @@ class AdamW(Adam):
             "weight_decay", weight_decay, 0.0, np.inf, low_open=False
         )
 
-    def _update(self, parameters: NDArray, gradients: NDArray) -> None:
+    def _update(
+        self, parameters: NDArray, gradients: NDArray, state: dict[str, NDArray]
+    ) -> None:
         parameters *= 1.0 - self.learning_rate * self.weight_decay
-        super()._update(parameters, gradients)
+        super()._update(parameters, gradients, state)
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "weight_decay": self.weight_decay}
@@ -308,13 +344,15 @@ class RMSprop(Optimizer):
             names.append("velocity")
         self.state_names = tuple(names)
 
-    def _update(self, parameters: NDArray, gradients: NDArray) -> None:
-        square_average = self._state["square_average"]
+    def _update(
+        self, parameters: NDArray, gradients: NDArray, state: dict[str, NDArray]
+    ) -> None:
+        square_average = state["square_average"]
         square_average *= self.rho
         square_average += (1.0 - self.rho) * np.square(gradients)
 
         if self.centered:
-            gradient_average = self._state["gradient_average"]
+            gradient_average = state["gradient_average"]
             gradient_average *= self.rho
             gradient_average += (1.0 - self.rho) * gradients
             variance = square_average - np.square(gradient_average)
@@ -330,7 +368,7 @@ class RMSprop(Optimizer):
         if self.momentum == 0.0:
             parameters -= self.learning_rate * gradients / root
             return
-        velocity = self._state["velocity"]
+        velocity = state["velocity"]
         velocity *= self.momentum
         velocity += gradients / root
         parameters -= self.learning_rate * velocity
@@ -387,8 +425,10 @@ class Adagrad(Optimizer):
             "sum_of_squares": np.full_like(parameters, self.initial_accumulator_value)
         }
 
-    def _update(self, parameters: NDArray, gradients: NDArray) -> None:
-        sum_of_squares = self._state["sum_of_squares"]
+    def _update(
+        self, parameters: NDArray, gradients: NDArray, state: dict[str, NDArray]
+    ) -> None:
+        sum_of_squares = state["sum_of_squares"]
         sum_of_squares += np.square(gradients)
 
         decay = 1.0 + (self.iterations - 1) * self.learning_rate_decay
@@ -436,9 +476,11 @@ class Adadelta(Optimizer):
         self.rho = _check_range("rho", rho, 0.0, 1.0, low_open=False)
         self.epsilon = _check_range("epsilon", epsilon, 0.0, np.inf, low_open=True)
 
-    def _update(self, parameters: NDArray, gradients: NDArray) -> None:
-        square_average = self._state["square_average"]
-        delta_square_average = self._state["delta_square_average"]
+    def _update(
+        self, parameters: NDArray, gradients: NDArray, state: dict[str, NDArray]
+    ) -> None:
+        square_average = state["square_average"]
+        delta_square_average = state["delta_square_average"]
         square_average *= self.rho
         square_average += (1.0 - self.rho) * np.square(gradients)
 
