@@ -17,12 +17,21 @@ equivalent to dropping the sample, and an integer weight to repeating it. For
 regression ``λ₂`` is also multiplied by the number of outputs, because the
 engine's squared error sums over outputs where scikit-learn's averages over
 them. The penalty then weighs against the data loss as in scikit-learn.
+
+``l1`` follows the same convention: it stands for ``l1 · Σ|W| / n`` added to
+each batch's mean loss, so it becomes ``λ₁ = l1 / min(batch_size, total
+weight)``, times the number of outputs for regression. ``alpha`` and ``l1``
+are then on one scale, and their ratio is the ratio of the two penalties.
+
+Beyond scikit-learn's solvers, the estimators run the engine's other step
+optimizers (:mod:`mlpkit.optimizers`) and epoch-based learning-rate schedules
+(:mod:`mlpkit.schedules`), and pass dropout, max-norm and maxout to the
+:class:`~mlpkit.network.Network`.
 """
 
 from __future__ import annotations
 
 import math
-import numbers
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -37,98 +46,72 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from .activations import HIDDEN_ACTIVATIONS
+from ._estimator_parameters import (
+    ACTIVATION_ALIASES,
+    ADAPTIVE_MIN_LEARNING_RATE,
+    AUTO_BATCH_SIZE,
+    FLOORED_SCHEDULES,
+    PARAMETER_RULES,
+    SEED_BOUND,
+    SGD_SCHEDULES,
+    STOCHASTIC_SOLVERS,
+    _is_dropout_rate,
+    _is_positive_int,
+)
 from .errors import ConvergenceWarning, DataError, ParameterError
 from .lbfgs import train_lbfgs
 from .network import Network
-from .optimizers import SGD, Adam, Optimizer
-from .schedules import InverseScaling, LearningRateSchedule, ReduceOnPlateau
+from .optimizers import Optimizer, make_optimizer
+from .schedules import (
+    CosineAnnealing,
+    ExponentialDecay,
+    InverseScaling,
+    LearningRateSchedule,
+    ReduceOnPlateau,
+    StepDecay,
+)
+from .settings import OPTIMIZER_SETTINGS
 from .tasks import TaskSpec
 from .training import History, StoppingRule, run_epoch, split_validation_rows, train
 
-#: scikit-learn's name for an activation, and the engine's name for it.
-ACTIVATION_ALIASES = {"logistic": "sigmoid"}
-ACTIVATIONS = (*HIDDEN_ACTIVATIONS, *ACTIVATION_ALIASES)
-SOLVERS = ("adam", "sgd", "lbfgs")
-LEARNING_RATES = ("constant", "invscaling", "adaptive")
-#: scikit-learn's ``learning_rate="adaptive"`` stops once the rate is at most
-#: this (scikit-learn 1.9.1, ``_fit_stochastic``).
-ADAPTIVE_MIN_LEARNING_RATE = 1e-6
-#: Rows per mini-batch for ``batch_size="auto"``, as in scikit-learn.
-AUTO_BATCH_SIZE = 200
-#: Seeds are drawn below this bound, which every NumPy seed accepts.
-SEED_BOUND = 2**31 - 1
 
 
-def _is_flag(value: Any) -> bool:
-    return isinstance(value, (bool, np.bool_))
+class _ContinuedSchedule:
+    """Pass the training loop's schedule hooks on, counting from earlier calls.
 
+    :func:`~mlpkit.training.train` numbers epochs from 1 and samples from 0
+    on every call. A warm-started ``fit`` continues a schedule, so this adds
+    the epochs and samples that earlier ``fit`` and ``partial_fit`` calls
+    trained. It has the hooks of :class:`~mlpkit.schedules.LearningRateSchedule`
+    that ``train`` calls, and keeps no state of its own.
+    """
 
-def _is_positive_int(value: Any) -> bool:
-    return isinstance(value, numbers.Integral) and not _is_flag(value) and value >= 1
+    def __init__(
+        self, schedule: LearningRateSchedule, epochs_before: int, samples_before: int
+    ):
+        self.schedule = schedule
+        self.per_step = schedule.per_step
+        self.epochs_before = epochs_before
+        self.samples_before = samples_before
 
+    def start(self, optimizer: Optimizer) -> None:
+        self.schedule.start(optimizer)
 
-def _is_real(value: Any) -> bool:
-    return (
-        isinstance(value, numbers.Real) and not _is_flag(value) and np.isfinite(value)
-    )
+    def on_step_end(self, optimizer: Optimizer) -> None:
+        self.schedule.on_step_end(optimizer)
 
-
-def _is_layer_sizes(value: Any) -> bool:
-    if _is_positive_int(value):
-        return True
-    if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
-        return False
-    return all(_is_positive_int(units) for units in value)
-
-
-def _in_range(low: float, high: float, *, low_open: bool, high_open: bool) -> Callable:
-    def check(value: Any) -> bool:
-        if not _is_real(value):
-            return False
-        above = value > low if low_open else value >= low
-        below = value < high if high_open else value <= high
-        return above and below
-
-    return check
-
-
-#: Each setting's check and the allowed values named in its error message.
-PARAMETER_RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
-    "hidden_layer_sizes": (_is_layer_sizes, "a positive integer or a sequence of them"),
-    "activation": (ACTIVATIONS.__contains__, f"one of {', '.join(ACTIVATIONS)}"),
-    "solver": (SOLVERS.__contains__, f"one of {', '.join(SOLVERS)}"),
-    "batch_size": (
-        lambda value: value == "auto" or _is_positive_int(value),
-        "'auto' or a positive integer",
-    ),
-    "learning_rate_init": (
-        _in_range(0.0, np.inf, low_open=True, high_open=True),
-        "a positive number",
-    ),
-    "max_iter": (_is_positive_int, "a positive integer"),
-    "shuffle": (_is_flag, "True or False"),
-    "tol": (_in_range(0.0, 1.0, low_open=False, high_open=True), "in [0, 1)"),
-    "warm_start": (_is_flag, "True or False"),
-    "momentum": (_in_range(0.0, 1.0, low_open=False, high_open=False), "in [0, 1]"),
-    "nesterovs_momentum": (_is_flag, "True or False"),
-    "early_stopping": (_is_flag, "True or False"),
-    "validation_fraction": (
-        _in_range(0.0, 1.0, low_open=True, high_open=True),
-        "in (0, 1)",
-    ),
-    "beta_1": (_in_range(0.0, 1.0, low_open=False, high_open=True), "in [0, 1)"),
-    "beta_2": (_in_range(0.0, 1.0, low_open=False, high_open=True), "in [0, 1)"),
-    "epsilon": (
-        _in_range(0.0, np.inf, low_open=True, high_open=True),
-        "a positive number",
-    ),
-    "n_iter_no_change": (_is_positive_int, "a positive integer"),
-    "learning_rate": (LEARNING_RATES.__contains__, f"one of {', '.join(LEARNING_RATES)}"),
-    "power_t": (_in_range(0.0, np.inf, low_open=False, high_open=True), "at least 0"),
-    "alpha": (_in_range(0.0, np.inf, low_open=False, high_open=True), "at least 0"),
-    "max_fun": (_is_positive_int, "a positive integer"),
-}
+    def on_epoch_end(
+        self,
+        optimizer: Optimizer,
+        epoch: int,
+        loss: float | None = None,
+        samples_seen: int | None = None,
+    ) -> float:
+        if samples_seen is not None:
+            samples_seen += self.samples_before
+        return self.schedule.on_epoch_end(
+            optimizer, self.epochs_before + epoch, loss, samples_seen=samples_seen
+        )
 
 
 class BaseMLPEstimator(BaseEstimator):
@@ -163,6 +146,17 @@ class BaseMLPEstimator(BaseEstimator):
         power_t: float = 0.5,
         alpha: float = 0.0001,
         max_fun: int = 15000,
+        weight_decay: float = 0.01,
+        rho: float | None = None,
+        step_size: int = 10,
+        gamma: float | None = None,
+        decay_epochs: int | None = None,
+        min_learning_rate: float = 0.0,
+        l1: float = 0.0,
+        input_dropout: float = 0.0,
+        hidden_dropout: Any = 0.0,
+        max_norm: float | None = None,
+        maxout_pieces: int = 2,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -186,6 +180,17 @@ class BaseMLPEstimator(BaseEstimator):
         self.power_t = power_t
         self.alpha = alpha
         self.max_fun = max_fun
+        self.weight_decay = weight_decay
+        self.rho = rho
+        self.step_size = step_size
+        self.gamma = gamma
+        self.decay_epochs = decay_epochs
+        self.min_learning_rate = min_learning_rate
+        self.l1 = l1
+        self.input_dropout = input_dropout
+        self.hidden_dropout = hidden_dropout
+        self.max_norm = max_norm
+        self.maxout_pieces = maxout_pieces
 
     # Settings
 
@@ -196,6 +201,55 @@ class BaseMLPEstimator(BaseEstimator):
                 raise ParameterError(
                     f"{name} must be {allowed}; received: {name}={value!r}"
                 )
+        self._check_combinations()
+
+    def _check_combinations(self) -> None:
+        """Raise ParameterError for settings that are valid alone but not together."""
+        rates = self.hidden_dropout
+        if not _is_dropout_rate(rates):
+            n_hidden = len(self._layer_sizes(1, 1)) - 2
+            if len(rates) != n_hidden:
+                raise ParameterError(
+                    f"hidden_dropout needs one rate per hidden layer ({n_hidden}) "
+                    f"or a single rate; received: hidden_dropout={rates!r}"
+                )
+
+        if self.solver == "lbfgs":
+            if self._has_dropout():
+                raise ParameterError(
+                    "solver='lbfgs' cannot train with dropout, because every loss "
+                    "evaluation would draw new masks and change the objective; "
+                    "set input_dropout and hidden_dropout to 0 or choose a "
+                    f"stochastic solver; received: input_dropout="
+                    f"{self.input_dropout!r}, hidden_dropout={rates!r}"
+                )
+            if self.max_norm is not None:
+                raise ParameterError(
+                    "solver='lbfgs' cannot keep weights inside a max-norm "
+                    "constraint, because its line search moves them freely; set "
+                    "max_norm=None or choose a stochastic solver; received: "
+                    f"max_norm={self.max_norm!r}"
+                )
+
+        floored = self.learning_rate in FLOORED_SCHEDULES
+        if floored and self.min_learning_rate > self.learning_rate_init:
+            raise ParameterError(
+                "min_learning_rate must be at most learning_rate_init="
+                f"{self.learning_rate_init!r}, because learning_rate="
+                f"{self.learning_rate!r} only lowers the rate; received: "
+                f"min_learning_rate={self.min_learning_rate!r}"
+            )
+
+    def _has_dropout(self) -> bool:
+        rates = self.hidden_dropout
+        hidden_rates = [rates] if _is_dropout_rate(rates) else list(rates)
+        return self.input_dropout > 0 or any(rate > 0 for rate in hidden_rates)
+
+    def _hidden_dropout_rates(self) -> float | list[float]:
+        """Return ``hidden_dropout`` in the form Network takes."""
+        if _is_dropout_rate(self.hidden_dropout):
+            return float(self.hidden_dropout)
+        return [float(rate) for rate in self.hidden_dropout]
 
     def _layer_sizes(self, n_features: int, n_outputs: int) -> list[int]:
         hidden = self.hidden_layer_sizes
@@ -204,25 +258,64 @@ class BaseMLPEstimator(BaseEstimator):
         return [n_features, *(int(units) for units in hidden), n_outputs]
 
     def _make_optimizer(self) -> Optimizer:
-        if self.solver == "sgd":
-            # The engine's SGD rejects Nesterov without momentum. scikit-learn
-            # runs plain SGD then, which takes the same steps, and so does this.
-            nesterov = bool(self.nesterovs_momentum) and self.momentum > 0
-            return SGD(self.learning_rate_init, self.momentum, nesterov)
-        return Adam(self.learning_rate_init, self.beta_1, self.beta_2, self.epsilon)
+        """Create the solver's optimizer from the estimator's settings.
+
+        Each optimizer takes the hyperparameters that
+        :data:`mlpkit.settings.OPTIMIZER_SETTINGS` lists for it, as
+        :class:`mlpkit.MLP` does, and ``rho=None`` keeps the optimizer's
+        default. L-BFGS steps without an optimizer, so it gets an unused Adam.
+        """
+        # The engine's SGD rejects Nesterov without momentum. scikit-learn
+        # runs plain SGD then, which takes the same steps, and so does this.
+        nesterov = bool(self.nesterovs_momentum) and self.momentum > 0
+        engine_settings = {
+            "momentum": self.momentum,
+            "nesterov": nesterov,
+            "beta1": self.beta_1,
+            "beta2": self.beta_2,
+            "epsilon": self.epsilon,
+            "rho": self.rho,
+            "weight_decay": self.weight_decay,
+        }
+        name = "adam" if self.solver == "lbfgs" else self.solver
+        settings = {}
+        for setting in OPTIMIZER_SETTINGS[name]:
+            if engine_settings[setting] is not None:
+                settings[setting] = engine_settings[setting]
+        return make_optimizer(name, learning_rate=self.learning_rate_init, **settings)
 
     def _make_schedule(self) -> LearningRateSchedule | None:
-        """Return the schedule of ``learning_rate``, which only SGD uses."""
-        if self.solver != "sgd" or self.learning_rate == "constant":
+        """Return the schedule of ``learning_rate``, or None for a constant rate.
+
+        ``"invscaling"`` and ``"adaptive"`` apply to SGD alone, as in
+        scikit-learn, and the epoch schedules to every stochastic solver.
+        """
+        rate = self.learning_rate
+        if self.solver == "lbfgs" or rate == "constant":
             return None
-        if self.learning_rate == "invscaling":
+        if rate in SGD_SCHEDULES and self.solver != "sgd":
+            return None
+        if rate == "invscaling":
             return InverseScaling(self.power_t, time_step="samples")
-        return ReduceOnPlateau(
-            factor=0.2,
-            patience=self.n_iter_no_change - 1,
-            threshold=self.tol,
-            threshold_mode="abs",
-        )
+        if rate == "adaptive":
+            return ReduceOnPlateau(
+                factor=0.2,
+                patience=self.n_iter_no_change - 1,
+                threshold=self.tol,
+                threshold_mode="abs",
+                min_learning_rate=self.min_learning_rate,
+            )
+        if rate == "cosine":
+            decay_epochs = self.decay_epochs
+            if decay_epochs is None:
+                decay_epochs = self.max_iter
+            return CosineAnnealing(int(decay_epochs), self.min_learning_rate)
+        # gamma=None keeps the schedule's default: 0.1 for step, 0.99 for
+        # exponential.
+        gamma = {} if self.gamma is None else {"gamma": self.gamma}
+        if rate == "step":
+            return StepDecay(int(self.step_size), **gamma)
+        return ExponentialDecay(**gamma)
 
     def _stopping_patience(self) -> int:
         """Return the epochs without improvement after which ``fit`` stops.
@@ -240,14 +333,19 @@ class BaseMLPEstimator(BaseEstimator):
         divisions = max(math.ceil(math.log(ratio, 5)), 0) if ratio > 1 else 0
         return int(self.n_iter_no_change) * (divisions + 1)
 
-    def _l2_strength(self, total_weight: float, n_outputs: int) -> float:
-        """Return the engine's ``λ₂`` for ``alpha``, see the module docstring."""
+    def _penalty_strength(
+        self, penalty: float, total_weight: float, n_outputs: int
+    ) -> float:
+        """Return the engine's ``λ₂`` for ``alpha`` or ``λ₁`` for ``l1``.
+
+        See the module docstring.
+        """
         batch = total_weight
         if self.solver != "lbfgs" and self.batch_size != "auto":
             batch = min(int(self.batch_size), total_weight)
         elif self.solver != "lbfgs":
             batch = min(AUTO_BATCH_SIZE, total_weight)
-        strength = self.alpha / batch
+        strength = penalty / batch
         if is_regressor(self):
             strength *= n_outputs
         return float(strength)
@@ -310,14 +408,18 @@ class BaseMLPEstimator(BaseEstimator):
         sample_weight = self._training_sample_weight(y, sample_weight, incremental)
         if incremental and self.solver == "lbfgs":
             raise ParameterError(
-                "partial_fit needs a stochastic solver, adam or sgd; L-BFGS trains "
-                "on all the data at once, so call fit instead"
+                "partial_fit needs a stochastic solver, one of "
+                f"{', '.join(STOCHASTIC_SOLVERS)}; L-BFGS trains on all the data "
+                "at once, so call fit instead"
             )
         if reset:
             self._initialize(X.shape[1], targets.shape[1], X.dtype)
-        # The penalty follows the batch size of this call's data.
+        # The penalties follow the batch size of this call's data.
         total_weight = X.shape[0] if sample_weight is None else sample_weight.sum()
-        self.network_.l2 = self._l2_strength(float(total_weight), targets.shape[1])
+        total_weight = float(total_weight)
+        n_outputs = targets.shape[1]
+        self.network_.l2 = self._penalty_strength(self.alpha, total_weight, n_outputs)
+        self.network_.l1 = self._penalty_strength(self.l1, total_weight, n_outputs)
         targets = targets.astype(self.network_.dtype)
 
         if incremental:
@@ -339,6 +441,10 @@ class BaseMLPEstimator(BaseEstimator):
             dtype=np.dtype(dtype).name,
             seed=weight_seed,
             loss_params=spec.loss_params,
+            maxout_pieces=int(self.maxout_pieces),
+            input_dropout=float(self.input_dropout),
+            hidden_dropout=self._hidden_dropout_rates(),
+            max_norm=None if self.max_norm is None else float(self.max_norm),
         )
         self.optimizer_ = self._make_optimizer()
         self.schedule_ = self._make_schedule()
@@ -411,7 +517,7 @@ class BaseMLPEstimator(BaseEstimator):
             metric_function=metric_function,
             restore_best=bool(self.early_stopping),
             warn_on_max_epochs=False,
-            schedule=self.schedule_,
+            schedule=self._continued_schedule(),
         )
         self._record_epochs(
             history.column("train_loss"),
@@ -428,6 +534,11 @@ class BaseMLPEstimator(BaseEstimator):
                 ConvergenceWarning,
                 stacklevel=4,
             )
+
+    def _continued_schedule(self) -> _ContinuedSchedule | None:
+        if self.schedule_ is None:
+            return None
+        return _ContinuedSchedule(self.schedule_, self.n_iter_, self.t_)
 
     def _train_lbfgs(
         self, X: NDArray, targets: NDArray, sample_weight: NDArray | None

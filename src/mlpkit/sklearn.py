@@ -4,8 +4,11 @@
 estimator conventions, so they work in pipelines, grid searches and
 cross-validation, and they take scikit-learn's parameter names where the
 concept is the same, so code written for ``sklearn.neural_network`` switches
-by changing the import. Where they differ from scikit-learn's estimators of the
-same name:
+by changing the import. They also take the engine's options that
+scikit-learn lacks: the optimizers AdamW, RMSprop, Adagrad and Adadelta, the
+step, exponential and cosine learning-rate schedules, an L1 penalty, dropout,
+a max-norm constraint and more activations, maxout among them. Where they
+differ from scikit-learn's estimators of the same name:
 
 - ``alpha`` is mapped to the engine's batch-independent L2 penalty so that it
   weighs as much as in scikit-learn (see :mod:`mlpkit._estimator_base`);
@@ -70,22 +73,34 @@ class MLPClassifier(ClassifierMixin, BaseMLPEstimator):
     hidden_layer_sizes : int or sequence of int, default (100,)
         Units of each hidden layer. ``()`` gives a network without hidden
         layers (logistic regression).
-    activation : {"relu", "leaky_relu", "tanh", "logistic", "sigmoid", "identity"}, \
-default "relu"
-        Activation of the hidden layers. ``"logistic"`` is scikit-learn's name
-        for ``"sigmoid"``.
-    solver : {"adam", "sgd", "lbfgs"}, default "adam"
-        The optimizer, :class:`~mlpkit.optimizers.Adam` or
-        :class:`~mlpkit.optimizers.SGD`, or L-BFGS on all the samples at once
-        (:func:`~mlpkit.lbfgs.train_lbfgs`), which ignores ``batch_size``,
-        ``early_stopping`` and ``learning_rate`` and has no ``partial_fit``.
+    activation : {"relu", "leaky_relu", "tanh", "logistic", "sigmoid", "identity", \
+"elu", "gelu", "softplus", "maxout"}, default "relu"
+        Activation of the hidden layers, see :mod:`mlpkit.activations`.
+        ``"logistic"`` is scikit-learn's name for ``"sigmoid"``. With
+        ``"maxout"`` each hidden unit outputs the largest of ``maxout_pieces``
+        linear pieces, so the ``coefs_`` and ``intercepts_`` of each hidden
+        layer have ``maxout_pieces`` columns per unit.
+    solver : {"adam", "sgd", "lbfgs", "adamw", "rmsprop", "adagrad", \
+"adadelta"}, default "adam"
+        The optimizer. Every solver except ``"lbfgs"`` is stochastic: it takes
+        one step per mini-batch with the class of :mod:`mlpkit.optimizers`
+        that follows the rule of its ``torch.optim`` namesake. ``"lbfgs"`` runs
+        L-BFGS on all the samples at once (:func:`~mlpkit.lbfgs.train_lbfgs`).
+        It ignores ``batch_size``, ``early_stopping``, ``learning_rate`` and
+        the settings of the other solvers and of the schedules, has no
+        ``partial_fit``, and raises ParameterError with dropout or
+        ``max_norm``.
     alpha : float, default 0.0001
-        Strength of the L2 penalty on the weights, as in scikit-learn.
+        Strength of the L2 penalty on the weights, as in scikit-learn: the
+        mean loss of a batch of ``n`` samples gains ``alpha · ‖W‖² / (2n)``,
+        where ``n`` is the batch size, or the training set for lbfgs (see
+        :mod:`mlpkit._estimator_base`).
     batch_size : int or "auto", default "auto"
         Samples per mini-batch, where ``"auto"`` is ``min(200, n_samples)``. Values
         above the number of training samples are clipped to it.
     learning_rate_init : float, default 0.001
-        The learning rate ``η`` of every step, > 0.
+        The learning rate ``η`` of the first step, > 0, which the schedule of
+        ``learning_rate`` may change afterwards.
     max_iter : int, default 200
         Maximum number of epochs of ``fit``. ``partial_fit`` runs one epoch.
     shuffle : bool, default True
@@ -97,8 +112,12 @@ default "relu"
         Relative improvement that counts, in [0, 1): an epoch improves when its
         monitored loss is below ``best − tol · |best|``.
     warm_start : bool, default False
-        Whether ``fit`` continues from the current weights and optimizer state
-        (moments, velocity, step count) instead of starting afresh.
+        Whether ``fit`` continues from the current weights, optimizer state
+        (moments, velocity, step count) and schedule instead of starting
+        afresh. The network's form is fixed when its weights are initialized,
+        so changes of ``activation``, ``maxout_pieces``, the dropout rates or
+        ``max_norm`` apply from the next fit that starts afresh, while
+        ``alpha`` and ``l1`` apply to every call.
     momentum : float, default 0.9
         Momentum of SGD, in [0, 1], used with ``solver="sgd"`` only.
     nesterovs_momentum : bool, default True
@@ -114,22 +133,87 @@ default "relu"
     validation_fraction : float, default 0.1
         Share of the training samples held out for early stopping, in (0, 1).
     beta_1 : float, default 0.9
-        Adam's decay rate of the first moment estimate, in [0, 1).
+        Decay rate of the first moment estimate of adam and adamw, in [0, 1).
     beta_2 : float, default 0.999
-        Adam's decay rate of the second moment estimate, in [0, 1).
+        Decay rate of the second moment estimate of adam and adamw, in [0, 1).
     epsilon : float, default 1e-8
-        Adam's ``ε``, added to ``√v̂`` for numerical stability, > 0.
+        ``ε`` for numerical stability, > 0, passed unchanged to every solver
+        but sgd and lbfgs. Adam and AdamW add it to ``√v̂``, RMSprop and
+        Adagrad to the root of their squared-gradient sum or average, and
+        Adadelta adds it inside both square roots. PyTorch's defaults differ
+        for adagrad (1e-10) and adadelta (1e-6), so pass those to reproduce
+        them.
     n_iter_no_change : int, default 10
         Epochs without improvement of the monitored loss before ``fit`` stops.
-    learning_rate : {"constant", "invscaling", "adaptive"}, default "constant"
-        Schedule of SGD's learning rate: ``learning_rate_init / (t + 1)^power_t``
-        after ``t`` samples, or a division by 5 after more than
-        ``n_iter_no_change − 1`` epochs whose loss falls by less than ``tol``.
-        Ignored by the other solvers.
+    learning_rate : {"constant", "invscaling", "adaptive", "step", \
+"exponential", "cosine"}, default "constant"
+        Schedule of the learning rate ``η``, starting from
+        ``η₀ = learning_rate_init``, after ``t`` samples and ``e`` epochs:
+
+        - ``"constant"``: ``η₀`` throughout;
+        - ``"invscaling"``: ``η₀ / (t + 1)^power_t``, changed at the end of
+          each epoch;
+        - ``"adaptive"``: a division by 5 after more than
+          ``n_iter_no_change − 1`` epochs whose loss falls by less than
+          ``tol``, down to ``min_learning_rate`` at the lowest;
+        - ``"step"``: ``η₀ · gamma^⌊e / step_size⌋``;
+        - ``"exponential"``: ``η₀ · gammaᵉ``;
+        - ``"cosine"``: ``η_min + (η₀ − η_min) (1 + cos(π e / T)) / 2`` until
+          ``e = T``, then ``η_min``, where ``η_min = min_learning_rate`` and
+          ``T = decay_epochs``.
+
+        ``"invscaling"`` and ``"adaptive"`` apply to ``solver="sgd"`` alone,
+        as in scikit-learn, and the other solvers ignore them. ``"step"``,
+        ``"exponential"`` and ``"cosine"`` apply to every stochastic solver.
+        ``"lbfgs"`` ignores every schedule. ``t`` and ``e`` count from the
+        initialization of the weights, so ``warm_start`` and ``partial_fit``
+        continue a schedule where the last call left it.
     power_t : float, default 0.5
         Exponent of ``"invscaling"``.
     max_fun : int, default 15000
         Cap on loss evaluations of ``solver="lbfgs"``.
+    weight_decay : float, default 0.01
+        Decoupled weight decay ``λ`` of ``solver="adamw"``, at least 0: each
+        step first multiplies every weight and bias by ``1 − η λ``. Ignored by
+        the other solvers.
+    rho : float or None, default None
+        Decay rate of the squared-gradient average of ``"rmsprop"`` and
+        ``"adadelta"``, in [0, 1). None keeps each optimizer's default, 0.99
+        for RMSprop and 0.9 for Adadelta. Adadelta's first steps have a size
+        of about ``η √(ε / (1 − ρ))``, so it needs a ``learning_rate_init``
+        near PyTorch's default of 1.0.
+    step_size : int, default 10
+        Epochs between two drops of ``learning_rate="step"``.
+    gamma : float or None, default None
+        Factor of ``"step"`` and ``"exponential"``, in (0, 1]. None is 0.1
+        for ``"step"`` and 0.99 for ``"exponential"``.
+    decay_epochs : int or None, default None
+        ``T`` of ``"cosine"``, the epochs from ``learning_rate_init`` down to
+        ``min_learning_rate``. None is the ``max_iter`` in effect when the
+        weights are initialized.
+    min_learning_rate : float, default 0.0
+        Lowest rate of ``"cosine"`` and ``"adaptive"``, between 0 and
+        ``learning_rate_init``.
+    l1 : float, default 0.0
+        Strength of the L1 penalty on the weights, at least 0, on the scale of
+        ``alpha``: the mean loss of a batch of ``n`` samples gains
+        ``l1 · Σ|W| / n``. With ``solver="lbfgs"`` convergence can be slow or
+        stop early, because the penalty's gradient jumps where a weight
+        crosses 0.
+    input_dropout : float, default 0.0
+        Probability, in [0, 1), that training drops each input feature of a
+        sample. Dropout is inverted dropout (see
+        :class:`~mlpkit.network.Network`), draws its masks from
+        ``random_state``, and never applies to predictions.
+    hidden_dropout : float or sequence of float, default 0.0
+        Dropout rate of the hidden units, in [0, 1): one rate for every hidden
+        layer or one per hidden layer.
+    max_norm : float or None, default None
+        Cap, > 0, on the Euclidean norm of each unit's incoming weights (each
+        column of every ``coefs_[i]``), applied after every optimizer step;
+        None for no cap.
+    maxout_pieces : int, default 2
+        Pieces per unit of ``activation="maxout"``, at least 2.
     class_weight : dict, list of dict, "balanced" or None, default None
         Weight of each class in the loss, multiplied into ``sample_weight``:
         a dict from label to weight, one dict per label for multilabel
@@ -151,6 +235,9 @@ default "relu"
     optimizer_ : Optimizer
         The optimizer with its state, which ``warm_start`` and ``partial_fit``
         keep.
+    schedule_ : LearningRateSchedule or None
+        The schedule that sets ``optimizer_.learning_rate``, or None when the
+        rate stays constant.
     coefs_ : list of ndarray
         Weight matrices, where ``coefs_[i]`` has shape ``(units of layer i,
         units of layer i + 1)``. Views into ``network_.parameters``.
@@ -225,6 +312,17 @@ default "relu"
         power_t: float = 0.5,
         alpha: float = 0.0001,
         max_fun: int = 15000,
+        weight_decay: float = 0.01,
+        rho: float | None = None,
+        step_size: int = 10,
+        gamma: float | None = None,
+        decay_epochs: int | None = None,
+        min_learning_rate: float = 0.0,
+        l1: float = 0.0,
+        input_dropout: float = 0.0,
+        hidden_dropout: Any = 0.0,
+        max_norm: float | None = None,
+        maxout_pieces: int = 2,
     ):
         super().__init__(
             hidden_layer_sizes=hidden_layer_sizes,
@@ -249,6 +347,17 @@ default "relu"
             power_t=power_t,
             alpha=alpha,
             max_fun=max_fun,
+            weight_decay=weight_decay,
+            rho=rho,
+            step_size=step_size,
+            gamma=gamma,
+            decay_epochs=decay_epochs,
+            min_learning_rate=min_learning_rate,
+            l1=l1,
+            input_dropout=input_dropout,
+            hidden_dropout=hidden_dropout,
+            max_norm=max_norm,
+            maxout_pieces=maxout_pieces,
         )
         self.class_weight = class_weight
 
@@ -462,22 +571,34 @@ class MLPRegressor(RegressorMixin, BaseMLPEstimator):
     ----------
     hidden_layer_sizes : int or sequence of int, default (100,)
         Units of each hidden layer. ``()`` gives a linear model.
-    activation : {"relu", "leaky_relu", "tanh", "logistic", "sigmoid", "identity"}, \
-default "relu"
-        Activation of the hidden layers. ``"logistic"`` is scikit-learn's name
-        for ``"sigmoid"``.
-    solver : {"adam", "sgd", "lbfgs"}, default "adam"
-        The optimizer, :class:`~mlpkit.optimizers.Adam` or
-        :class:`~mlpkit.optimizers.SGD`, or L-BFGS on all the samples at once
-        (:func:`~mlpkit.lbfgs.train_lbfgs`), which ignores ``batch_size``,
-        ``early_stopping`` and ``learning_rate`` and has no ``partial_fit``.
+    activation : {"relu", "leaky_relu", "tanh", "logistic", "sigmoid", "identity", \
+"elu", "gelu", "softplus", "maxout"}, default "relu"
+        Activation of the hidden layers, see :mod:`mlpkit.activations`.
+        ``"logistic"`` is scikit-learn's name for ``"sigmoid"``. With
+        ``"maxout"`` each hidden unit outputs the largest of ``maxout_pieces``
+        linear pieces, so the ``coefs_`` and ``intercepts_`` of each hidden
+        layer have ``maxout_pieces`` columns per unit.
+    solver : {"adam", "sgd", "lbfgs", "adamw", "rmsprop", "adagrad", \
+"adadelta"}, default "adam"
+        The optimizer. Every solver except ``"lbfgs"`` is stochastic: it takes
+        one step per mini-batch with the class of :mod:`mlpkit.optimizers`
+        that follows the rule of its ``torch.optim`` namesake. ``"lbfgs"`` runs
+        L-BFGS on all the samples at once (:func:`~mlpkit.lbfgs.train_lbfgs`).
+        It ignores ``batch_size``, ``early_stopping``, ``learning_rate`` and
+        the settings of the other solvers and of the schedules, has no
+        ``partial_fit``, and raises ParameterError with dropout or
+        ``max_norm``.
     alpha : float, default 0.0001
-        Strength of the L2 penalty on the weights, as in scikit-learn.
+        Strength of the L2 penalty on the weights, as in scikit-learn: the
+        mean loss of a batch of ``n`` samples gains ``alpha · ‖W‖² / (2n)``,
+        where ``n`` is the batch size, or the training set for lbfgs (see
+        :mod:`mlpkit._estimator_base`).
     batch_size : int or "auto", default "auto"
         Samples per mini-batch, where ``"auto"`` is ``min(200, n_samples)``. Values
         above the number of training samples are clipped to it.
     learning_rate_init : float, default 0.001
-        The learning rate ``η`` of every step, > 0.
+        The learning rate ``η`` of the first step, > 0, which the schedule of
+        ``learning_rate`` may change afterwards.
     max_iter : int, default 200
         Maximum number of epochs of ``fit``. ``partial_fit`` runs one epoch.
     shuffle : bool, default True
@@ -489,8 +610,12 @@ default "relu"
         Relative improvement that counts, in [0, 1): an epoch improves when its
         monitored loss is below ``best − tol · |best|``.
     warm_start : bool, default False
-        Whether ``fit`` continues from the current weights and optimizer state
-        (moments, velocity, step count) instead of starting afresh.
+        Whether ``fit`` continues from the current weights, optimizer state
+        (moments, velocity, step count) and schedule instead of starting
+        afresh. The network's form is fixed when its weights are initialized,
+        so changes of ``activation``, ``maxout_pieces``, the dropout rates or
+        ``max_norm`` apply from the next fit that starts afresh, while
+        ``alpha`` and ``l1`` apply to every call.
     momentum : float, default 0.9
         Momentum of SGD, in [0, 1], used with ``solver="sgd"`` only.
     nesterovs_momentum : bool, default True
@@ -504,22 +629,87 @@ default "relu"
     validation_fraction : float, default 0.1
         Share of the training samples held out for early stopping, in (0, 1).
     beta_1 : float, default 0.9
-        Adam's decay rate of the first moment estimate, in [0, 1).
+        Decay rate of the first moment estimate of adam and adamw, in [0, 1).
     beta_2 : float, default 0.999
-        Adam's decay rate of the second moment estimate, in [0, 1).
+        Decay rate of the second moment estimate of adam and adamw, in [0, 1).
     epsilon : float, default 1e-8
-        Adam's ``ε``, added to ``√v̂`` for numerical stability, > 0.
+        ``ε`` for numerical stability, > 0, passed unchanged to every solver
+        but sgd and lbfgs. Adam and AdamW add it to ``√v̂``, RMSprop and
+        Adagrad to the root of their squared-gradient sum or average, and
+        Adadelta adds it inside both square roots. PyTorch's defaults differ
+        for adagrad (1e-10) and adadelta (1e-6), so pass those to reproduce
+        them.
     n_iter_no_change : int, default 10
         Epochs without improvement of the monitored loss before ``fit`` stops.
-    learning_rate : {"constant", "invscaling", "adaptive"}, default "constant"
-        Schedule of SGD's learning rate: ``learning_rate_init / (t + 1)^power_t``
-        after ``t`` samples, or a division by 5 after more than
-        ``n_iter_no_change − 1`` epochs whose loss falls by less than ``tol``.
-        Ignored by the other solvers.
+    learning_rate : {"constant", "invscaling", "adaptive", "step", \
+"exponential", "cosine"}, default "constant"
+        Schedule of the learning rate ``η``, starting from
+        ``η₀ = learning_rate_init``, after ``t`` samples and ``e`` epochs:
+
+        - ``"constant"``: ``η₀`` throughout;
+        - ``"invscaling"``: ``η₀ / (t + 1)^power_t``, changed at the end of
+          each epoch;
+        - ``"adaptive"``: a division by 5 after more than
+          ``n_iter_no_change − 1`` epochs whose loss falls by less than
+          ``tol``, down to ``min_learning_rate`` at the lowest;
+        - ``"step"``: ``η₀ · gamma^⌊e / step_size⌋``;
+        - ``"exponential"``: ``η₀ · gammaᵉ``;
+        - ``"cosine"``: ``η_min + (η₀ − η_min) (1 + cos(π e / T)) / 2`` until
+          ``e = T``, then ``η_min``, where ``η_min = min_learning_rate`` and
+          ``T = decay_epochs``.
+
+        ``"invscaling"`` and ``"adaptive"`` apply to ``solver="sgd"`` alone,
+        as in scikit-learn, and the other solvers ignore them. ``"step"``,
+        ``"exponential"`` and ``"cosine"`` apply to every stochastic solver.
+        ``"lbfgs"`` ignores every schedule. ``t`` and ``e`` count from the
+        initialization of the weights, so ``warm_start`` and ``partial_fit``
+        continue a schedule where the last call left it.
     power_t : float, default 0.5
         Exponent of ``"invscaling"``.
     max_fun : int, default 15000
         Cap on loss evaluations of ``solver="lbfgs"``.
+    weight_decay : float, default 0.01
+        Decoupled weight decay ``λ`` of ``solver="adamw"``, at least 0: each
+        step first multiplies every weight and bias by ``1 − η λ``. Ignored by
+        the other solvers.
+    rho : float or None, default None
+        Decay rate of the squared-gradient average of ``"rmsprop"`` and
+        ``"adadelta"``, in [0, 1). None keeps each optimizer's default, 0.99
+        for RMSprop and 0.9 for Adadelta. Adadelta's first steps have a size
+        of about ``η √(ε / (1 − ρ))``, so it needs a ``learning_rate_init``
+        near PyTorch's default of 1.0.
+    step_size : int, default 10
+        Epochs between two drops of ``learning_rate="step"``.
+    gamma : float or None, default None
+        Factor of ``"step"`` and ``"exponential"``, in (0, 1]. None is 0.1
+        for ``"step"`` and 0.99 for ``"exponential"``.
+    decay_epochs : int or None, default None
+        ``T`` of ``"cosine"``, the epochs from ``learning_rate_init`` down to
+        ``min_learning_rate``. None is the ``max_iter`` in effect when the
+        weights are initialized.
+    min_learning_rate : float, default 0.0
+        Lowest rate of ``"cosine"`` and ``"adaptive"``, between 0 and
+        ``learning_rate_init``.
+    l1 : float, default 0.0
+        Strength of the L1 penalty on the weights, at least 0, on the scale of
+        ``alpha``: the mean loss of a batch of ``n`` samples gains
+        ``l1 · Σ|W| / n``. With ``solver="lbfgs"`` convergence can be slow or
+        stop early, because the penalty's gradient jumps where a weight
+        crosses 0.
+    input_dropout : float, default 0.0
+        Probability, in [0, 1), that training drops each input feature of a
+        sample. Dropout is inverted dropout (see
+        :class:`~mlpkit.network.Network`), draws its masks from
+        ``random_state``, and never applies to predictions.
+    hidden_dropout : float or sequence of float, default 0.0
+        Dropout rate of the hidden units, in [0, 1): one rate for every hidden
+        layer or one per hidden layer.
+    max_norm : float or None, default None
+        Cap, > 0, on the Euclidean norm of each unit's incoming weights (each
+        column of every ``coefs_[i]``), applied after every optimizer step;
+        None for no cap.
+    maxout_pieces : int, default 2
+        Pieces per unit of ``activation="maxout"``, at least 2.
     loss : {"squared_error", "absolute_error", "huber", "poisson", "quantile"}, \
 default "squared_error"
         The regression loss, see :mod:`mlpkit.losses`. With ``"poisson"`` the
@@ -541,6 +731,9 @@ default "squared_error"
     optimizer_ : Optimizer
         The optimizer with its state, which ``warm_start`` and ``partial_fit``
         keep.
+    schedule_ : LearningRateSchedule or None
+        The schedule that sets ``optimizer_.learning_rate``, or None when the
+        rate stays constant.
     coefs_ : list of ndarray
         Weight matrices, where ``coefs_[i]`` has shape ``(units of layer i,
         units of layer i + 1)``. Views into ``network_.parameters``.
@@ -615,6 +808,17 @@ default "squared_error"
         power_t: float = 0.5,
         alpha: float = 0.0001,
         max_fun: int = 15000,
+        weight_decay: float = 0.01,
+        rho: float | None = None,
+        step_size: int = 10,
+        gamma: float | None = None,
+        decay_epochs: int | None = None,
+        min_learning_rate: float = 0.0,
+        l1: float = 0.0,
+        input_dropout: float = 0.0,
+        hidden_dropout: Any = 0.0,
+        max_norm: float | None = None,
+        maxout_pieces: int = 2,
         loss: str = "squared_error",
         huber_delta: float = 1.0,
         quantile: float = 0.5,
@@ -642,6 +846,17 @@ default "squared_error"
             power_t=power_t,
             alpha=alpha,
             max_fun=max_fun,
+            weight_decay=weight_decay,
+            rho=rho,
+            step_size=step_size,
+            gamma=gamma,
+            decay_epochs=decay_epochs,
+            min_learning_rate=min_learning_rate,
+            l1=l1,
+            input_dropout=input_dropout,
+            hidden_dropout=hidden_dropout,
+            max_norm=max_norm,
+            maxout_pieces=maxout_pieces,
         )
         self.loss = loss
         self.huber_delta = huber_delta
