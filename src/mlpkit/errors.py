@@ -24,7 +24,19 @@ class ModelFileError(MlpkitError, ValueError):
 
 
 class ParameterError(MlpkitError, ValueError):
-    """An invalid setting, such as a negative learning rate or an unknown name."""
+    """An invalid setting, such as a negative learning rate or an unknown name.
+
+    Attributes
+    ----------
+    parameter : str or None
+        Python name of the invalid setting, such as ``"learning_rate"``, so a
+        caller such as the command line can name its own option instead; None
+        when the error concerns no single setting.
+    """
+
+    def __init__(self, message: str, *, parameter: str | None = None):
+        super().__init__(message)
+        self.parameter = parameter
 
 
 class NotFittedError(MlpkitError, RuntimeError):

@@ -223,7 +223,8 @@ def explain_row(
     ParameterError
         If ``row`` is outside the frame or ``steps`` is below 1.
     DataError
-        If the row does not fit the model's preprocessing or target.
+        If the row does not fit the model's preprocessing or target, or its
+        target cells are empty.
     """
     _check_steps(steps)
     if not 1 <= int(row) <= len(frame):
@@ -233,7 +234,10 @@ def explain_row(
         )
     position = int(row) - 1
     features, target = split_model_data(model, frame, source)
-    row_target = None if target is None else target.iloc[[position]]
+    row_target = None
+    if target is not None:
+        row_target = target.iloc[[position]]
+        _check_row_target(row_target, position, source)
     trace = model.trace(features.iloc[[position]], row_target, source=source)
 
     where = describe_row(position, source)
@@ -261,6 +265,22 @@ def explain_row(
             model.network_, trace.inputs, trace.targets, model.make_optimizer(), steps
         )
     return explanation
+
+
+def _check_row_target(
+    row_target: pd.DataFrame, position: int, source: str | None
+) -> None:
+    """Raise DataError if the explained row has an empty target cell."""
+    empty = [str(name) for name, value in row_target.iloc[0].items() if pd.isna(value)]
+    if not empty:
+        return
+    noun = "column" if len(empty) == 1 else "columns"
+    raise DataError(
+        f"{describe_row(position, source)} has no value in the target {noun} "
+        f"{format_columns(empty)}, so there is no error to backpropagate; pick a "
+        "row whose target is filled in, fill it in, or leave the target column "
+        "out of the data to see forward propagation only"
+    )
 
 
 def _check_steps(steps: int) -> None:

@@ -10,6 +10,7 @@ layer over it.
 from __future__ import annotations
 
 import logging
+import numbers
 import os
 from collections.abc import Sequence
 from typing import Any
@@ -36,7 +37,7 @@ from .model_io import (
     model_metadata,
 )
 from .modelfile import load_model_file, save_model_file
-from .network import Network, resolve_dtype
+from .network import Network, check_training_memory, resolve_dtype
 from .optimizers import Optimizer
 from .preprocessing import TabularPreprocessor
 from .settings import (
@@ -67,6 +68,10 @@ from .training import (
 
 logger = logging.getLogger(__name__)
 
+#: Seeds are limited to what every random generator mlpkit seeds accepts:
+#: scikit-learn's ``random_state`` takes integers in ``[0, 2**32)``.
+SEED_LIMIT = 2**32
+
 
 def as_feature_frame(X: Any) -> pd.DataFrame:
     """Return features as a DataFrame; array columns are named ``x0, x1, …``."""
@@ -84,6 +89,19 @@ def as_feature_frame(X: Any) -> pd.DataFrame:
             f"{array.shape}"
         )
     return pd.DataFrame(array, columns=[f"x{i}" for i in range(array.shape[1])])
+
+
+def _check_seed(seed: Any) -> None:
+    """Raise ParameterError unless ``seed`` is None or an integer in [0, 2**32)."""
+    if seed is None:
+        return
+    is_integer = isinstance(seed, numbers.Integral) and not isinstance(seed, bool)
+    if not is_integer or not 0 <= seed < SEED_LIMIT:
+        raise ParameterError(
+            "seed must be an integer in [0, 2**32) or None; received: "
+            f"seed={seed!r}",
+            parameter="seed",
+        )
 
 
 class MLP:
@@ -273,13 +291,16 @@ class MLP:
         if any(units < 1 for units in self.hidden_layers):
             raise ParameterError(
                 "every hidden layer needs at least one unit; received: "
-                f"hidden_layers={self.hidden_layers!r}"
+                f"hidden_layers={self.hidden_layers!r}",
+                parameter="hidden_layers",
             )
         if not 0.0 <= float(self.validation_fraction) < 1.0:
             raise ParameterError(
                 "validation_fraction must be in [0, 1); received: "
-                f"validation_fraction={self.validation_fraction!r}"
+                f"validation_fraction={self.validation_fraction!r}",
+                parameter="validation_fraction",
             )
+        _check_seed(self.seed)
         resolve_dtype(self.dtype)
         StoppingRule(self.max_epochs, self.patience, self.tolerance)
         check_settings(self)
@@ -404,7 +425,8 @@ class MLP:
             raise ParameterError(
                 "optimizer='lbfgs' cannot write or resume checkpoints, because "
                 "L-BFGS keeps its curvature pairs inside SciPy; use a step "
-                "optimizer such as adam, or train without checkpoint and resume"
+                "optimizer such as adam, or train without checkpoint and resume",
+                parameter="optimizer",
             )
         features = as_feature_frame(X)
         target = self._target_frame(y)
@@ -460,8 +482,25 @@ class MLP:
                 self.network_.set_dropout_state(state.dropout_state)
         else:
             spec = self.target_encoder_.spec
+            layer_sizes = [
+                X_train.shape[1],
+                *self.hidden_layers,
+                self.target_encoder_.n_outputs,
+            ]
+            batch_rows = len(X_train)
+            if self.optimizer != LBFGS:
+                batch_rows = min(int(self.batch_size), batch_rows)
+            check_training_memory(
+                layer_sizes,
+                self.activation,
+                spec.output_activation,
+                int(self.maxout_pieces),
+                dtype,
+                batch_rows=batch_rows,
+                parameter="hidden_layers",
+            )
             self.network_ = Network(
-                [X_train.shape[1], *self.hidden_layers, self.target_encoder_.n_outputs],
+                layer_sizes,
                 activation=self.activation,
                 output_activation=spec.output_activation,
                 loss=spec.loss,
@@ -653,15 +692,46 @@ class MLP:
                 "this MLP is not trained yet; call fit or load a model first"
             )
 
+    def _feature_frame(self, X: Any) -> pd.DataFrame:
+        """Return features as a DataFrame, with an array's columns named by position.
+
+        Columns of an array (or nested list) take the training column names in
+        order, as scikit-learn's estimators read them.
+
+        Raises
+        ------
+        DataError
+            If ``X`` is not a DataFrame and its column count differs from
+            training.
+        """
+        if isinstance(X, pd.DataFrame):
+            return X
+        frame = as_feature_frame(X)
+        expected = list(self.preprocessor_.feature_names_in_)
+        if frame.shape[1] != len(expected):
+            raise DataError(
+                f"expected {len(expected)} columns in X, as in training, got "
+                f"{frame.shape[1]}; pass the training columns in their training order"
+            )
+        frame.columns = expected
+        return frame
+
     def predict_outputs(self, X: Any, *, source: str | None = None) -> NDArray:
-        """Return the raw network outputs ŷ, shape ``(n_samples, n_outputs)``."""
+        """Return the raw network outputs ŷ, shape ``(n_samples, n_outputs)``.
+
+        Raises
+        ------
+        DataError
+            If ``X`` lacks a training column, or an array ``X`` has another
+            number of columns than the training data.
+        """
         self._check_fitted()
         inputs = None
         if isinstance(X, np.ndarray):
             inputs = self.preprocessor_.transform_array(X, dtype=self.network_.dtype)
         if inputs is None:
             inputs = self.preprocessor_.transform(
-                as_feature_frame(X), source=source, dtype=self.network_.dtype
+                self._feature_frame(X), source=source, dtype=self.network_.dtype
             )
         return self.network_.forward(inputs)
 
@@ -689,7 +759,7 @@ class MLP:
             raise DataError(
                 f"X has {len(outputs)} rows but y has {len(target)}; they must match"
             )
-        encoded = self.target_encoder_.transform(target, self.network_.dtype)
+        encoded = self.target_encoder_.transform(target, self.network_.dtype, source)
         loss = self.network_.loss.value(encoded, outputs)
         metrics = task_metrics(
             self.task_, self._raw_target(target), self.target_encoder_.decode(outputs)
@@ -706,12 +776,12 @@ class MLP:
         """
         self._check_fitted()
         inputs = self.preprocessor_.transform(
-            as_feature_frame(X), source=source, dtype=self.network_.dtype
+            self._feature_frame(X), source=source, dtype=self.network_.dtype
         )
         targets = None
         if y is not None:
             targets = self.target_encoder_.transform(
-                as_target_frame(y), self.network_.dtype
+                as_target_frame(y), self.network_.dtype, source
             )
 
         output_names = output_unit_names(

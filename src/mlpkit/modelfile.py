@@ -39,8 +39,9 @@ import json
 import math
 import os
 import re
+import secrets
+import stat
 import struct
-import tempfile
 import zipfile
 import zlib
 from pathlib import Path
@@ -101,22 +102,81 @@ ARRAY_DTYPES = {
 MAX_ARRAY_DIMENSIONS = 32
 
 
+TEMPORARY_NAME_ATTEMPTS = 100
+"""Random temporary names tried before :func:`write_atomically` gives up."""
+
+
 def write_atomically(path: str | os.PathLike, write: Any) -> None:
-    """Call ``write(file)`` on a temporary file, then rename it to ``path``."""
+    """Call ``write(file)`` on a temporary file, then rename it to ``path``.
+
+    The file gets the permissions that ``open(path, "wb")`` would give it:
+    those of the regular file it replaces, or else ``0o666`` less the umask.
+
+    Raises
+    ------
+    ParameterError
+        If ``path`` is a directory, or its directory does not exist.
+    OSError
+        If the temporary file cannot be created or renamed, for example in a
+        directory without write permission; the error names ``path``.
+    """
     path = Path(path)
     directory = path.parent if str(path.parent) else Path(".")
-    descriptor, temporary = tempfile.mkstemp(
-        prefix=f".{path.name}.", suffix=".tmp", dir=directory
-    )
+    if path.is_dir():
+        raise ParameterError(
+            f"cannot write {str(path)!r} because it is a directory; pass a file path"
+        )
+    if not directory.is_dir():
+        raise ParameterError(
+            f"cannot write {str(path)!r} because its directory {str(directory)!r} "
+            "does not exist; create the directory first"
+        )
+
+    descriptor, temporary = _create_temporary_file(path)
     try:
         with os.fdopen(descriptor, "wb") as file:
             write(file)
             file.flush()
             os.fsync(file.fileno())
-        os.replace(temporary, path)
+        _copy_permissions(path, temporary)
+        try:
+            os.replace(temporary, path)
+        except OSError as error:
+            raise OSError(error.errno, error.strerror, str(path)) from error
     except BaseException:
-        Path(temporary).unlink(missing_ok=True)
+        temporary.unlink(missing_ok=True)
         raise
+
+
+def _create_temporary_file(path: Path) -> tuple[int, Path]:
+    """Create a new empty file next to ``path`` and return its descriptor and path.
+
+    The file is created with mode ``0o666``, which the kernel masks with the
+    process's umask as for ``open()``. ``tempfile.mkstemp`` would use ``0o600``.
+    """
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    for _ in range(TEMPORARY_NAME_ATTEMPTS):
+        temporary = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+        try:
+            return os.open(temporary, flags, 0o666), temporary
+        except FileExistsError:
+            continue
+        except OSError as error:
+            raise OSError(error.errno, error.strerror, str(path)) from error
+    raise FileExistsError(
+        f"cannot write {str(path)!r}: {TEMPORARY_NAME_ATTEMPTS} temporary names "
+        "next to it were taken"
+    )
+
+
+def _copy_permissions(path: Path, temporary: Path) -> None:
+    """Give ``temporary`` the permission bits of ``path`` if it is a regular file."""
+    try:
+        existing = os.stat(path)
+    except OSError:
+        return
+    if stat.S_ISREG(existing.st_mode):
+        os.chmod(temporary, stat.S_IMODE(existing.st_mode) & 0o777)
 
 
 def save_model_file(

@@ -12,13 +12,14 @@ from __future__ import annotations
 import copy
 import math
 import numbers
+import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from .activations import DEFAULT_MAXOUT_PIECES, check_maxout_pieces
+from .activations import DEFAULT_MAXOUT_PIECES, check_maxout_pieces, get_activation
 from .backprop import backpropagate
 from .errors import ParameterError
 from .initializers import initialize_weights
@@ -28,6 +29,12 @@ from .optimizers import Optimizer
 from .trace import DEFAULT_LEARNING_RATE, StepTrace, trace_step
 
 DTYPES = {"float32": np.float32, "float64": np.float64}
+
+#: Arrays of ``n_parameters`` entries that training with a step optimizer keeps
+#: at once. They are the parameters, their gradients, the training loop's
+#: best-epoch and last-good copies, and up to three optimizer state arrays
+#: (centered RMSprop with momentum keeps three, Adam two).
+TRAINING_PARAMETER_COPIES = 7
 
 
 def resolve_dtype(dtype: Any) -> np.dtype:
@@ -156,6 +163,9 @@ class Network:
             hidden_rates = [hidden_rates] * (len(sizes) - 2)
         self.dropout_rates = (self.input_dropout, *hidden_rates)
 
+        check_training_memory(
+            sizes, activation, output_activation, self.maxout_pieces, self.dtype
+        )
         last = len(sizes) - 2
         self.layers = [
             Dense(
@@ -505,6 +515,132 @@ class Network:
             f"parameters={self.n_parameters:,}, dtype={self.dtype.name}"
             f"{regularization})"
         )
+
+
+def _pieces_per_layer(
+    layer_sizes: Sequence[int],
+    activation: str,
+    output_activation: str,
+    maxout_pieces: int,
+) -> list[int]:
+    """Return the pre-activations per unit of each layer: maxout's pieces, else 1."""
+    last = len(layer_sizes) - 2
+    pieces = []
+    for index in range(len(layer_sizes) - 1):
+        name = output_activation if index == last else activation
+        function = get_activation(
+            name, hidden=index < last, maxout_pieces=maxout_pieces
+        )
+        pieces.append(function.pieces)
+    return pieces
+
+
+def count_parameters(
+    layer_sizes: Sequence[int],
+    activation: str,
+    output_activation: str,
+    maxout_pieces: int = DEFAULT_MAXOUT_PIECES,
+) -> int:
+    """Return the number of weights and biases of a network, without allocating it.
+
+    A layer of ``n_out`` units after ``n_in`` has ``(n_in + 1) · n_out · pieces``
+    parameters, where ``pieces`` is ``maxout_pieces`` for maxout and 1 otherwise.
+    """
+    pieces = _pieces_per_layer(
+        layer_sizes, activation, output_activation, maxout_pieces
+    )
+    return sum(
+        (n_in + 1) * n_out * layer_pieces
+        for n_in, n_out, layer_pieces in zip(layer_sizes, layer_sizes[1:], pieces)
+    )
+
+
+def physical_memory_bytes() -> int | None:
+    """Return the machine's physical memory in bytes, or None where unknown.
+
+    Reads ``os.sysconf``, which Linux and macOS provide and Windows lacks. A
+    container's memory limit is not taken into account.
+    """
+    try:
+        pages = os.sysconf("SC_PHYS_PAGES")
+        page_size = os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, OSError, ValueError):
+        return None
+    if pages <= 0 or page_size <= 0:
+        return None
+    return pages * page_size
+
+
+def format_bytes(n_bytes: float) -> str:
+    """Return a byte count in binary units, such as ``"1.5 GiB"``."""
+    units = ("bytes", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB")
+    value = float(n_bytes)
+    for unit in units[:-1]:
+        if value < 1024:
+            break
+        value /= 1024
+    else:
+        unit = units[-1]
+    if unit == "bytes":
+        return f"{int(value)} bytes"
+    return f"{value:.1f} {unit}"
+
+
+def check_training_memory(
+    layer_sizes: Sequence[int],
+    activation: str,
+    output_activation: str,
+    maxout_pieces: int,
+    dtype: np.dtype,
+    *,
+    batch_rows: int = 0,
+    parameter: str = "layer_sizes",
+) -> None:
+    """Raise ParameterError if training the network would need more than the RAM.
+
+    The estimate counts ``TRAINING_PARAMETER_COPIES`` arrays of the parameter
+    count, plus ``z``, ``a`` and ``δ`` of every layer for ``batch_rows`` rows.
+    The limit is the machine's physical memory rather than its free memory,
+    which the page cache makes look smaller than it is, so only networks that
+    cannot train on this machine at all are rejected. Where the memory size is
+    unknown, nothing is checked. ``parameter`` is the setting that the error
+    names as the one to change.
+    """
+    # NOTE: forward passes over all validation rows at once and the curvature
+    # pairs of L-BFGS are not counted, so a network just under the limit can
+    # still run out of memory.
+    limit = physical_memory_bytes()
+    if limit is None:
+        return
+    n_parameters = count_parameters(
+        layer_sizes, activation, output_activation, maxout_pieces
+    )
+    parameter_bytes = TRAINING_PARAMETER_COPIES * n_parameters * dtype.itemsize
+    pieces = _pieces_per_layer(
+        layer_sizes, activation, output_activation, maxout_pieces
+    )
+    # Per row, z and δ have n_out · pieces columns and a has n_out.
+    row_values = sum(
+        n_out * (2 * layer_pieces + 1)
+        for n_out, layer_pieces in zip(layer_sizes[1:], pieces)
+    )
+    activation_bytes = batch_rows * row_values * dtype.itemsize
+    needed = parameter_bytes + activation_bytes
+    if needed <= limit:
+        return
+
+    layout = " → ".join(str(size) for size in layer_sizes)
+    batch = ""
+    if batch_rows:
+        batch = f", plus the activations of a batch of {batch_rows} rows,"
+    raise ParameterError(
+        f"layer sizes {layout} give {n_parameters:,} parameters, whose values, "
+        "gradients, best-epoch copies and optimizer state"
+        f"{batch} need about {format_bytes(needed)} "
+        f"in {dtype.name}, more than the {format_bytes(limit)} of memory on this "
+        "machine; use fewer hidden units",
+        parameter=parameter,
+    )
 
 
 def _checked_loss_params(loss_params: Any) -> dict[str, Any]:

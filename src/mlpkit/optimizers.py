@@ -35,9 +35,16 @@ def _check_range(
     value = float(value)
     above_low = value > low if low_open else value >= low
     if not (np.isfinite(value) and above_low and value <= high):
-        bracket = "(" if low_open else "["
+        if np.isinf(high) and low_open and low == 0.0:
+            expected = "a positive finite number"
+        elif np.isinf(high):
+            relation = "above" if low_open else "of at least"
+            expected = f"a finite number {relation} {low:g}"
+        else:
+            bracket = "(" if low_open else "["
+            expected = f"in {bracket}{low}, {high}]"
         raise ParameterError(
-            f"{name} must be in {bracket}{low}, {high}]; received: {name}={value!r}"
+            f"{name} must be {expected}; received: {name}={value!r}", parameter=name
         )
     return value
 

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from .data import describe_row
+from .data import describe_cell_row, describe_row
 from .errors import DataError, ModelFileError, ParameterError
 from .losses import get_loss
 
@@ -148,14 +148,23 @@ def infer_task(target: pd.DataFrame) -> str:
 
 
 def check_target_values(target: pd.DataFrame, source: str | None = None) -> None:
-    """Raise DataError for a missing, NaN or infinite target value, naming the row."""
+    """Raise DataError for a missing, NaN or infinite target value, naming the row.
+
+    Rows of a frame read from ``source`` are reported by their index labels,
+    which :func:`mlpkit.data.read_csv` sets to the file's row numbers.
+    """
     for name, column in target.items():
-        missing = column.isna().to_numpy()
-        if missing.any():
-            row = int(np.flatnonzero(missing)[0])
+        missing = np.flatnonzero(column.isna().to_numpy())
+        if missing.size:
+            first = describe_cell_row(column, int(missing[0]), source)
+            if missing.size == 1:
+                where, fix = first, "fill it in or drop the row"
+            else:
+                more = missing.size - 1
+                where = f"{first} and {more} more {'row' if more == 1 else 'rows'}"
+                fix = "fill them in or drop those rows"
             raise DataError(
-                f"target column {name!r} is missing a value in "
-                f"{describe_row(row, source)}; fill it in or drop the row"
+                f"target column {name!r} is missing a value in {where}; {fix}"
             )
         if _is_numeric(column):
             infinite = np.isinf(column.to_numpy(dtype=np.float64))
@@ -163,8 +172,29 @@ def check_target_values(target: pd.DataFrame, source: str | None = None) -> None
                 row = int(np.flatnonzero(infinite)[0])
                 raise DataError(
                     f"target column {name!r} is infinite in "
-                    f"{describe_row(row, source)}; fix the value or drop the row"
+                    f"{describe_cell_row(column, row, source)}; fix the value or "
+                    "drop the row"
                 )
+
+
+def check_class_labels(column: pd.Series) -> None:
+    """Raise DataError if a float target column contains values that are not integers.
+
+    Like scikit-learn's classifiers, classification takes float labels only
+    when every value is integral, such as 1.0 and 2.0.
+    """
+    if not _is_numeric(column) or pd.api.types.is_integer_dtype(column):
+        return
+    values = column.to_numpy(dtype=np.float64)
+    fractional = values[values != np.round(values)]
+    if fractional.size == 0:
+        return
+    n_distinct = np.unique(fractional).size
+    raise DataError(
+        f"target column {column.name!r} has {n_distinct} distinct non-integer "
+        f"values, such as {float(fractional[0])!r}, which are continuous and not class "
+        "labels; use task='regression', or convert the labels to integers or text"
+    )
 
 
 def check_numbers_not_mixed_with_text(
@@ -209,6 +239,35 @@ def _shorten(value: Any) -> Any:
 
 def _label_to_json(label: Any) -> Any:
     return label.item() if isinstance(label, np.generic) else label
+
+
+def _label_kind(label: Any) -> tuple[str, str]:
+    """Return the kind of a label for messages, in the singular and the plural."""
+    if isinstance(label, str):
+        return "text", "text"
+    if isinstance(label, (bool, np.bool_)):
+        return "a boolean", "booleans"
+    if isinstance(label, (int, float, np.number)):
+        return "a number", "numbers"
+    name = type(label).__name__
+    return f"of type {name}", f"of type {name}"
+
+
+def _regression_values(target: pd.DataFrame, source: str | None) -> NDArray:
+    """Return a regression target as float64, or raise DataError for a non-number."""
+    for name, column in target.items():
+        if _is_numeric(column) or pd.api.types.is_bool_dtype(column):
+            continue
+        numbers = pd.to_numeric(column, errors="coerce")
+        invalid = np.flatnonzero(numbers.isna().to_numpy())
+        if invalid.size:
+            row = int(invalid[0])
+            raise DataError(
+                f"target column {name!r} has {_shorten(column.iloc[row])!r} in "
+                f"{describe_cell_row(column, row, source)}, but the model predicts "
+                "numbers; use data whose target column holds numbers"
+            )
+    return target.to_numpy(dtype=np.float64)
 
 
 class TargetEncoder:
@@ -298,6 +357,7 @@ class TargetEncoder:
                     "classification takes one target column; received "
                     f"{target.shape[1]}: {', '.join(self.target_names_)}"
                 )
+            check_class_labels(target.iloc[:, 0])
             n_classes = target.iloc[:, 0].nunique()
             inferred = "binary" if n_classes <= 2 else "multiclass"
         self.task_ = inferred
@@ -396,30 +456,70 @@ class TargetEncoder:
             return self._regression_spec
         return TASK_SPECS[self.task_]
 
-    def transform(self, y: Any, dtype: Any = np.float32) -> NDArray:
-        """Return encoded targets of shape ``(n_samples, n_outputs)``."""
+    def transform(
+        self, y: Any, dtype: Any = np.float32, source: str | None = None
+    ) -> NDArray:
+        """Return encoded targets of shape ``(n_samples, n_outputs)``.
+
+        Parameters
+        ----------
+        source : str or None, default None
+            The CSV file ``y`` was read from, used in messages.
+
+        Raises
+        ------
+        DataError
+            If a target value is missing or infinite, or is not a number for
+            regression, or is not one of the classes seen in training.
+        """
         if self.task_ == "multilabel":
             return self._encode_multilabel(as_multilabel_frame(y), dtype)
         target = as_target_frame(y)
+        check_target_values(target, source)
         if self.task_ == "regression":
-            values = target.to_numpy(dtype=np.float64)
+            values = _regression_values(target, source)
             return ((values - self.mean_) / self.scale_).astype(dtype)
-        labels = target.iloc[:, 0].to_numpy()
-        indices = np.searchsorted(self.classes_, labels)
-        indices = np.clip(indices, 0, len(self.classes_) - 1)
-        unknown = self.classes_[indices] != labels
-        if unknown.any():
-            row = int(np.flatnonzero(unknown)[0])
-            raise DataError(
-                f"target value {_label_to_json(labels[row])!r} in row {row + 1} is "
-                "not one of the classes seen in training: "
-                f"{', '.join(map(str, self.classes_))}"
-            )
+        indices = self._class_indices(target.iloc[:, 0], source)
         if self.task_ == "binary":
             return (indices == 1).astype(dtype)[:, np.newaxis]
-        encoded = np.zeros((labels.size, len(self.classes_)), dtype=dtype)
-        encoded[np.arange(labels.size), indices] = 1.0
+        encoded = np.zeros((indices.size, len(self.classes_)), dtype=dtype)
+        encoded[np.arange(indices.size), indices] = 1.0
         return encoded
+
+    def _class_indices(self, column: pd.Series, source: str | None) -> NDArray:
+        """Return the position in ``classes_`` of each label of ``column``.
+
+        Raises DataError, naming the column, the row and the classes, for the
+        first label that training did not see.
+        """
+        labels = column.to_numpy()
+        try:
+            indices = np.searchsorted(self.classes_, labels)
+            indices = np.clip(indices, 0, len(self.classes_) - 1)
+            unknown = self.classes_[indices] != labels
+        except TypeError:
+            # Labels that do not compare with the classes, such as text labels
+            # for a model trained on integers, are looked up by equality.
+            classes = self.classes_.tolist()
+            position = {label: index for index, label in enumerate(classes)}
+            indices = np.array([position.get(label, -1) for label in labels.tolist()])
+            unknown = indices < 0
+        if not unknown.any():
+            return indices
+
+        row = int(np.flatnonzero(unknown)[0])
+        label = _label_to_json(labels[row])
+        kind = _label_kind(label)
+        class_kind = _label_kind(_label_to_json(self.classes_[0]))
+        hint = ""
+        if kind != class_kind:
+            hint = f" (the label is {kind[0]}, but the classes are {class_kind[1]})"
+        raise DataError(
+            f"target column {column.name!r} has the label {_shorten(label)!r} in "
+            f"{describe_cell_row(column, row, source)}, which is not one of the "
+            f"classes seen in training: {', '.join(map(str, self.classes_))}{hint}; "
+            "use data labelled like the training data"
+        )
 
     def _encode_multilabel(self, target: pd.DataFrame, dtype: Any) -> NDArray:
         """Return the 0/1 indicator rows of label lists or of an indicator matrix."""

@@ -114,7 +114,8 @@ def split_validation_rows(
         Seeds the split, as in ``sklearn.model_selection.train_test_split``.
     labels : ndarray of shape (n_samples,), optional
         Class labels to stratify by. The split is not stratified when a class
-        has a single row or the validation rows are fewer than the classes.
+        has a single row, or either side of the split has fewer rows than
+        there are classes.
 
     Returns
     -------
@@ -126,23 +127,30 @@ def split_validation_rows(
     DataError
         If either side of the split would be empty.
     """
+    # train_test_split holds out ceil(fraction · n) rows and trains on the rest.
+    n_validation = math.ceil(fraction * n_samples)
+    n_train = n_samples - n_validation
+    if n_train < 1 or n_validation < 1:
+        rows = "1 row" if n_samples == 1 else f"{n_samples} rows"
+        raise DataError(
+            f"validation_fraction={fraction} holds out {n_validation} of {rows} "
+            f"(n_samples={n_samples}), which leaves {n_train} for training and "
+            f"{n_validation} for validation; lower validation_fraction, add rows, "
+            "or set validation_fraction to 0 to train without a validation set"
+        )
+
     rows = np.arange(n_samples)
     stratify = None
     if labels is not None:
         _, counts = np.unique(labels, return_counts=True)
-        n_validation = int(np.ceil(fraction * n_samples))
-        if counts.min() >= 2 and n_validation >= counts.size:
+        enough_rows = n_validation >= counts.size and n_train >= counts.size
+        if counts.min() >= 2 and enough_rows:
             stratify = labels
         else:
             logger.info("validation split not stratified: a class is too rare")
     train_rows, validation_rows = train_test_split(
         rows, test_size=fraction, random_state=random_state, stratify=stratify
     )
-    if train_rows.size == 0 or validation_rows.size == 0:
-        raise DataError(
-            f"{n_samples} rows are too few to hold out validation_fraction="
-            f"{fraction}; add rows or train without a validation set"
-        )
     return np.sort(train_rows), np.sort(validation_rows)
 
 
