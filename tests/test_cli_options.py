@@ -190,7 +190,7 @@ def test_bad_weight_column_exits_two(column, words, data, tmp_path, capsys):
     "options, words",
     [
         (["--plateau-patience", "20", "--learning-rate-schedule", "reduce_on_plateau"],
-         "plateau_patience"),
+         "--plateau-patience"),
         (["--l2", "-1"], "l2"),
         (["--hidden-dropout", "0.1,x"], "dropout"),
         (["--optimizer", "lbfgs", "--checkpoint", "c.mlpkit"], "lbfgs"),

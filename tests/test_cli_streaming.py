@@ -172,7 +172,7 @@ def test_train_block_rows_option(tmp_path, capsys):
         (["digits", "--streaming", "always"], "--streaming always needs a CSV"),
         (["{npy}", "--streaming", "always", "--checkpoint", "{tmp}/c"], "--resume"),
         (["{npy}", "--streaming", "always", "--target", "price"], "given by index"),
-        (["{npy}", "--streaming", "always", "--block-rows", "8"], "batch_size=32"),
+        (["{npy}", "--streaming", "always", "--block-rows", "8"], "--batch-size=32"),
     ],
 )
 def test_train_streaming_rejects_invalid_options(tmp_path, capsys, options, message):

@@ -53,6 +53,45 @@ OPTIMIZER_SETTINGS = {
     "adadelta": ("rho", "epsilon"),
 }
 
+#: Settings that every step optimizer uses and L-BFGS ignores, because L-BFGS
+#: steps on all training rows at once, chooses its own step length and stops
+#: on its own tolerances.
+STEP_TRAINING_SETTINGS = ("learning_rate", "batch_size", "patience", "tolerance")
+
+
+def _optimizer_dependent_settings() -> tuple[str, ...]:
+    names = list(STEP_TRAINING_SETTINGS)
+    for settings in OPTIMIZER_SETTINGS.values():
+        names.extend(name for name in settings if name not in names)
+    return tuple(names)
+
+
+#: Settings that some optimizers use and others ignore.
+OPTIMIZER_DEPENDENT_SETTINGS = _optimizer_dependent_settings()
+
+
+def optimizer_uses(optimizer: str) -> tuple[str, ...]:
+    """Return the optimizer-dependent settings that ``optimizer`` uses."""
+    if optimizer == LBFGS:
+        return ()
+    return (*STEP_TRAINING_SETTINGS, *OPTIMIZER_SETTINGS.get(optimizer, ()))
+
+
+def optimizers_using(setting: str) -> list[str]:
+    """Return the names of the optimizers that use ``setting``, in table order."""
+    return [name for name in OPTIMIZER_NAMES if setting in optimizer_uses(name)]
+
+
+def ignored_optimizer_settings(optimizer: str, settings: Sequence[str]) -> list[str]:
+    """Return those of ``settings`` that ``optimizer`` ignores, in their order."""
+    used = optimizer_uses(optimizer)
+    return [
+        name
+        for name in settings
+        if name in OPTIMIZER_DEPENDENT_SETTINGS and name not in used
+    ]
+
+
 #: Network options of the regularization settings, and the value that turns
 #: each off. Only the settings that differ from it are passed to Network.
 REGULARIZATION_DEFAULTS: dict[str, Any] = {
@@ -73,7 +112,9 @@ def _is_number(value: Any) -> bool:
 
 
 def _invalid(name: str, expected: str, value: Any) -> ParameterError:
-    return ParameterError(f"{name} must be {expected}; received: {name}={value!r}")
+    return ParameterError(
+        f"{name} must be {expected}; received: {name}={value!r}", parameter=name
+    )
 
 
 def _check_number(name: str, value: Any, low: float, high: float = math.inf) -> None:
@@ -129,7 +170,8 @@ def check_streaming_settings(model: MLP) -> None:
         if bad:
             raise ParameterError(
                 f"{name}={value!r} is not supported when streaming; train in "
-                "memory (fit, or --streaming never) or change the setting"
+                "memory (fit, or --streaming never) or change the setting",
+                parameter=name,
             )
 
 
@@ -143,7 +185,8 @@ def _check_loss(model: MLP) -> None:
     if model.loss != "squared_error" and model.task in ("classification", "multilabel"):
         raise ParameterError(
             f"loss={model.loss!r} is a regression loss, but task={model.task!r}; "
-            "use task='regression' or 'auto', or keep loss='squared_error'"
+            "use task='regression' or 'auto', or keep loss='squared_error'",
+            parameter="loss",
         )
 
 
@@ -157,7 +200,8 @@ def _check_regularization(model: MLP) -> None:
             raise ParameterError(
                 f"hidden_dropout needs one rate per hidden layer "
                 f"({len(model.hidden_layers)}) or a single rate; received: "
-                f"hidden_dropout={rates!r}"
+                f"hidden_dropout={rates!r}",
+                parameter="hidden_dropout",
             )
         for rate in rates:
             _check_number("hidden_dropout", rate, 0.0, 1.0)
@@ -213,7 +257,8 @@ def build_schedule(model: MLP) -> LearningRateSchedule | None:
     if model.optimizer == LBFGS:
         raise ParameterError(
             f"L-BFGS chooses its own step length, so it takes no learning-rate "
-            f"schedule; received: learning_rate_schedule={name!r}"
+            f"schedule; received: learning_rate_schedule={name!r}",
+            parameter="learning_rate_schedule",
         )
     if name == "inverse_scaling":
         return InverseScaling(model.power_t)
@@ -230,7 +275,8 @@ def build_schedule(model: MLP) -> LearningRateSchedule | None:
         raise ParameterError(
             f"plateau_patience must be below patience={model.patience}, because "
             "early stopping ends training before the first reduction otherwise; "
-            f"received: plateau_patience={model.plateau_patience!r}"
+            f"received: plateau_patience={model.plateau_patience!r}",
+            parameter="plateau_patience",
         )
     return ReduceOnPlateau(
         factor=model.plateau_factor,
@@ -341,18 +387,22 @@ def class_sample_weight(
     if task == "regression":
         raise ParameterError(
             "class_weight applies to classification, but the task is regression; "
-            "remove class_weight or pass sample_weight"
+            "remove class_weight or pass sample_weight",
+            parameter="class_weight",
         )
     if task == "multilabel" and pairs != "balanced":
         raise ParameterError(
             "a multilabel target takes class_weight='balanced' only; received: "
-            f"class_weight={class_weight!r}"
+            f"class_weight={class_weight!r}",
+            parameter="class_weight",
         )
     weights_by_class = pairs if pairs == "balanced" else dict(map(tuple, pairs))
     try:
         weights = compute_sample_weight(weights_by_class, labels)
     except ValueError as error:
-        raise ParameterError(f"invalid class_weight for this target: {error}") from None
+        raise ParameterError(
+            f"invalid class_weight for this target: {error}", parameter="class_weight"
+        ) from None
     if sample_weight is not None:
         weights = weights * sample_weight
     if not weights.sum() > 0:

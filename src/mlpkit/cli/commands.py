@@ -33,7 +33,7 @@ from ..plotting import (
 )
 from ..preprocessing import TabularPreprocessor
 from ..sources import NPY_SUFFIX, open_source
-from ..tasks import check_target_values, infer_task
+from ..tasks import check_target_values
 from ..training import EpochCallback, StopRequest
 from .display import (
     convergence_text,
@@ -51,7 +51,17 @@ from .display import (
     training_table,
 )
 from .parser import parse_target_names
-from .train_options import option_settings, split_weight_column
+from .input_checks import (
+    check_column_found,
+    check_numeric_targets,
+    check_separator,
+    check_training_rows,
+    count_classes,
+    first_line,
+    is_classification,
+)
+from .option_names import settings_from_options
+from .train_options import split_weight_column
 
 logger = logging.getLogger(__name__)
 
@@ -81,7 +91,14 @@ def read_table(
             f"{text} is a .npy file, which only 'mlpkit train' reads; save the rows"
             " as CSV for this command"
         )
-    return read_csv(path, sep=sep), str(path), []
+    try:
+        frame = read_csv(path, sep=sep)
+    except DataError:
+        check_separator(path, sep, first_line(path))
+        raise
+    if frame.shape[1] == 1:
+        check_separator(path, sep, str(frame.columns[0]))
+    return frame, str(path), []
 
 
 def split_columns(
@@ -89,7 +106,8 @@ def split_columns(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Split ``frame`` into feature columns and the target columns ``targets``."""
     for name in targets:
-        # Raises DataError that suggests the closest column name.
+        check_column_found(frame, name, "target", source)
+        # Raises DataError for a column name that the header repeats.
         split_target(frame, name, source)
     features = frame.drop(columns=targets)
     if features.shape[1] == 0:
@@ -115,9 +133,7 @@ def split_test_rows(
         )
 
     stratify = None
-    if task == "classification" or (
-        task == "auto" and infer_task(target) != "regression"
-    ):
+    if is_classification(target, task):
         labels = target.iloc[:, 0].to_numpy()
         _, counts = np.unique(labels, return_counts=True)
         n_classes = counts.size
@@ -159,25 +175,7 @@ def translate_write_errors(path: Path) -> Iterator[None]:
 
 def model_settings(args: argparse.Namespace) -> dict[str, Any]:
     """Return the MLP constructor arguments from the train options."""
-    return {
-        "hidden_layers": args.hidden,
-        "activation": args.activation,
-        "optimizer": args.optimizer,
-        "learning_rate": args.learning_rate,
-        "momentum": args.momentum,
-        "nesterov": args.nesterov,
-        "batch_size": args.batch_size,
-        "max_epochs": args.epochs,
-        "patience": args.patience,
-        "tolerance": args.tolerance,
-        "validation_fraction": args.validation_fraction,
-        "task": args.task,
-        "standardize": not args.no_standardize,
-        "dtype": args.dtype,
-        "seed": args.seed,
-        "maxout_pieces": args.maxout_pieces,
-        **option_settings(args),
-    }
+    return settings_from_options(args)
 
 
 def load_training_data(
@@ -229,7 +227,10 @@ def load_weighted_training_data(
                 "pass a different column"
             )
         features, target = split_columns(frame, targets, source)
+        if len(targets) > 1 and args.task in ("auto", "regression"):
+            check_numeric_targets(target)
         if weight_column is not None:
+            check_column_found(features, weight_column, "weight", source)
             features, weights = split_weight_column(features, weight_column, source)
     check_target_values(target, source)
     # Reject text, infinity and empty columns in any row now, before training,
@@ -319,6 +320,12 @@ def run_train(args: argparse.Namespace, out: Console, err: Console) -> None:
         check_output_path(checkpoint)
     check_plot_option(args)
     features, target, weights, source = load_weighted_training_data(args)
+    check_training_rows(
+        len(target),
+        count_classes(target, args.task),
+        args.test_fraction,
+        args.validation_fraction,
+    )
     train_rows, test_rows = split_test_rows(
         target, args.test_fraction, args.task, args.seed
     )

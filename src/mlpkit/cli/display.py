@@ -17,6 +17,7 @@ from ..metrics import METRIC_LABELS
 from ..model import MLP
 from ..preprocessing import NUMERIC, TabularPreprocessor
 from ..training import EpochCallback, EpochRecord
+from .option_names import rewrite_setting_names
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +37,8 @@ def reported_warnings(err: Console) -> Iterator[None]:
     """Collect the warnings raised inside the block and print each once, as one line.
 
     mlpkit's own warnings print their message alone. Others add their category.
+    Setting names such as ``max_epochs=3`` are shown as the options that set
+    them (``--epochs=3``).
     """
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -44,7 +47,7 @@ def reported_warnings(err: Console) -> Iterator[None]:
         finally:
             printed: set[str] = set()
             for warning in caught:
-                message = str(warning.message)
+                message = rewrite_setting_names(str(warning.message))
                 if not warning.category.__module__.startswith("mlpkit"):
                     message += f" ({warning.category.__name__})"
                 if message not in printed:

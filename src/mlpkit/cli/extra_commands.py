@@ -38,6 +38,8 @@ from ..plotting import plot_importance, save_figure
 from ..preprocessing import TabularPreprocessor
 from .commands import (
     check_output_path,
+    check_training_rows,
+    count_classes,
     check_plot_option,
     fit_or_stop,
     is_npy_file,
@@ -64,6 +66,7 @@ from .display import (
 )
 from .explain_commands import check_plot_output, run_plot
 from .parser import parse_target_names
+from .train_options import warn_ignored_optimizer_options
 
 AUTOENCODER_SETTINGS = tuple(inspect.signature(Autoencoder).parameters)
 """Names of the Autoencoder constructor arguments, taken from the train options."""
@@ -74,6 +77,8 @@ AUTOENCODER_SETTINGS = tuple(inspect.signature(Autoencoder).parameters)
 
 def run_train_command(args: argparse.Namespace, out: Console, err: Console) -> None:
     """Run ``train``: an autoencoder, cross-validation then a model, or a model."""
+    with reported_warnings(err):
+        warn_ignored_optimizer_options(args)
     if args.autoencoder:
         run_train_autoencoder(args, out, err)
     elif args.folds is not None:
@@ -104,6 +109,12 @@ def run_train_with_folds(args: argparse.Namespace, out: Console, err: Console) -
     check_output_path(args.output)
     check_plot_option(args)
     features, target, source = load_training_data(args)
+    check_training_rows(
+        len(target),
+        count_classes(target, args.task),
+        args.test_fraction,
+        args.validation_fraction,
+    )
     train_rows, _ = split_test_rows(target, args.test_fraction, args.task, args.seed)
 
     def report(fold: FoldResult) -> None:
@@ -159,6 +170,9 @@ def run_train_autoencoder(args: argparse.Namespace, out: Console, err: Console) 
     check_output_path(args.output)
     check_plot_option(args)
     features, source = load_autoencoder_data(args)
+    check_training_rows(
+        len(features), 0, args.test_fraction, args.validation_fraction
+    )
     train_rows, test_rows = split_rows(len(features), args.test_fraction, args.seed)
 
     def fit(on_epoch_end: Any, stop_requested: Any) -> None:

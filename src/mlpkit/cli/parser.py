@@ -12,11 +12,19 @@ from typing import Any
 from .. import __version__
 from ..activations import HIDDEN_ACTIVATIONS
 from ..datasets import DATASET_NAMES
+from ..errors import ParameterError
 from ..explain import DEMO_LEARNING_RATE, DEMO_SEED
 from ..importance import DEFAULT_REPEATS
 from ..model import MLP
 from ..settings import MODEL_TASKS, OPTIMIZER_NAMES
-from .train_options import add_train_options
+from .train_options import (
+    FRACTION,
+    POSITIVE,
+    UNIT_CLOSED,
+    RecordGiven,
+    RecordGivenFlag,
+    add_train_options,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +44,9 @@ SEPARATOR_NAMES = {"tab": "\t", "\\t": "\t", "semicolon": ";", "comma": ","}
 DEFAULT_DATASET = "digits"
 DEFAULT_MODEL_PATH = "model.mlpkit"
 DEFAULT_TEST_FRACTION = 0.2
+SEED_LIMIT = 2**32
+"""Exclusive upper bound of seeds, because scikit-learn's random_state takes at
+most 2**32 - 1."""
 DEFAULT_TOP_ROWS = 10
 """Rows that ``mlpkit anomalies`` lists when ``--top`` is not given."""
 
@@ -116,14 +127,37 @@ def parse_separator(text: str) -> str:
 
 
 def parse_target_names(values: list[str] | None) -> list[str]:
-    """Flatten repeated and comma-separated ``--target`` values, dropping repeats."""
+    """Flatten repeated and comma-separated ``--target`` values.
+
+    Raises
+    ------
+    ParameterError
+        If a name is given twice, because a column can be predicted only once.
+    """
     names: list[str] = []
     for value in values or []:
         for part in value.split(","):
             name = part.strip()
-            if name and name not in names:
+            if name in names:
+                raise ParameterError(
+                    f"--target {name} given twice; pass each target column once"
+                )
+            if name:
                 names.append(name)
     return names
+
+
+def parse_seed(text: str) -> int:
+    """Parse a random seed: an integer in [0, 2**32), as scikit-learn's random_state."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value < SEED_LIMIT:
+        raise argparse.ArgumentTypeError(
+            f"invalid seed {text!r}; pass an integer from 0 to {SEED_LIMIT - 1}"
+        )
+    return value
 
 
 def parse_positive_int(text: str) -> int:
@@ -150,26 +184,6 @@ def parse_folds(text: str) -> int:
             f"invalid number of folds {text!r}; pass an integer of at least 2"
         )
     return value
-
-
-class RecordGiven(argparse.Action):
-    """Store an option's value and add its dest to ``namespace.given_options``.
-
-    For options whose default depends on the command's mode: ``train
-    --autoencoder`` keeps its own default unless the option was given.
-    """
-
-    def __call__(
-        self,
-        parser: argparse.ArgumentParser,
-        namespace: argparse.Namespace,
-        values: Any,
-        option_string: str | None = None,
-    ) -> None:
-        setattr(namespace, self.dest, values)
-        given = set(getattr(namespace, "given_options", set()))
-        given.add(self.dest)
-        namespace.given_options = given
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -310,7 +324,9 @@ def _add_data_options(group: Any) -> None:
         metavar="FRACTION",
         default=DEFAULT_TEST_FRACTION,
         help="share of all rows kept out of training and used only for the final "
-        "metrics (stratified for classification); 0 keeps none",
+        "metrics (stratified for classification); 0 keeps none. The rows left "
+        "after it and --validation-fraction must be at least 2, and for "
+        "classification at least one per class",
     )
     group.add_argument(
         "--validation-fraction",
@@ -390,10 +406,11 @@ def _add_network_options(group: Any) -> None:
     )
     group.add_argument(
         "--seed",
-        type=int,
+        type=parse_seed,
         default=MLP_DEFAULTS["seed"],
         metavar="INT",
-        help="seed of the initial weights, the row splits and the shuffling",
+        help="seed of the initial weights, the row splits and the shuffling, "
+        "from 0 to 2**32 - 1",
     )
 
 
@@ -408,8 +425,14 @@ def _add_training_options(group: Any) -> None:
     )
     # flag, type, MLP setting that supplies the default, metavar, help
     numbers: list[tuple[str, Any, str, str, str]] = [
-        ("--learning-rate", float, "learning_rate", "RATE", "optimizer step size"),
-        ("--momentum", float, "momentum", "FRACTION", "momentum of sgd, from 0 to 1"),
+        ("--learning-rate", POSITIVE, "learning_rate", "RATE", "optimizer step size"),
+        (
+            "--momentum",
+            UNIT_CLOSED,
+            "momentum",
+            "FRACTION",
+            "momentum of sgd, from 0 to 1",
+        ),
         ("--batch-size", int, "batch_size", "ROWS", "rows per mini-batch"),
         ("--epochs", int, "max_epochs", "N", "maximum number of epochs"),
         (
@@ -421,7 +444,7 @@ def _add_training_options(group: Any) -> None:
         ),
         (
             "--tolerance",
-            float,
+            FRACTION,
             "tolerance",
             "FRACTION",
             "minimum relative improvement of the monitored loss, as a fraction of "
@@ -431,6 +454,7 @@ def _add_training_options(group: Any) -> None:
     for flag, kind, setting, metavar, help_text in numbers:
         group.add_argument(
             flag,
+            action=RecordGiven,
             type=kind,
             default=MLP_DEFAULTS[setting],
             metavar=metavar,
@@ -438,7 +462,7 @@ def _add_training_options(group: Any) -> None:
         )
     group.add_argument(
         "--nesterov",
-        action="store_true",
+        action=RecordGivenFlag,
         help="use Nesterov momentum (sgd only)",
     )
 
@@ -521,14 +545,14 @@ def _add_explain_parser(commands: Any, common: argparse.ArgumentParser) -> None:
     # run_explain can reject them next to MODEL.
     parser.add_argument(
         "--seed",
-        type=int,
+        type=parse_seed,
         default=argparse.SUPPRESS,
         metavar="INT",
         help=f"seed of the XOR network's initial weights (default: {DEMO_SEED})",
     )
     parser.add_argument(
         "--learning-rate",
-        type=float,
+        type=POSITIVE,
         default=argparse.SUPPRESS,
         metavar="RATE",
         help="learning rate η of the XOR demo's gradient descent "
@@ -650,7 +674,7 @@ def _add_importance_parser(commands: Any, common: argparse.ArgumentParser) -> No
     )
     parser.add_argument(
         "--seed",
-        type=int,
+        type=parse_seed,
         default=0,
         metavar="INT",
         help="seed of the shuffles",

@@ -1,14 +1,19 @@
 """The ``train`` options for optimizers, schedules, losses, weights and regularization.
 
 Each option sets the :class:`~mlpkit.model.MLP` setting of the same name (dashes
-for underscores) and shows that setting's default. The settings are checked by
-``MLP`` itself, so an invalid value exits with status 2 and the setting's name.
+for underscores) and shows that setting's default. The parser rejects numbers
+outside each setting's range, and infinity and NaN. ``MLP`` checks the rest, and
+:mod:`mlpkit.cli.option_names` rewrites the setting names in its messages as
+options.
 """
 
 from __future__ import annotations
 
 import argparse
 import inspect
+import math
+import warnings
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -18,52 +23,150 @@ from numpy.typing import NDArray
 from ..data import describe_source, format_columns
 from ..errors import DataError
 from ..model import MLP
-from ..settings import OPTIMIZER_NAMES, SCHEDULE_NAMES
+from ..settings import (
+    OPTIMIZER_NAMES,
+    SCHEDULE_NAMES,
+    ignored_optimizer_settings,
+    optimizers_using,
+)
 from ..tasks import REGRESSION_LOSSES
+from .option_names import SETTING_OPTIONS, option_dest
 
 DEFAULTS = {
     name: parameter.default
     for name, parameter in inspect.signature(MLP).parameters.items()
 }
 
-#: MLP settings that the options of this module set, by their ``args`` name.
-SETTINGS = (
-    "beta1",
-    "beta2",
-    "epsilon",
-    "rho",
-    "weight_decay",
-    "learning_rate_schedule",
-    "power_t",
-    "step_size",
-    "gamma",
-    "decay_epochs",
-    "min_learning_rate",
-    "plateau_factor",
-    "plateau_patience",
-    "loss",
-    "huber_delta",
-    "quantile",
-    "maxout_pieces",
-    "class_weight",
-    "l1",
-    "l2",
-    "input_dropout",
-    "hidden_dropout",
-    "max_norm",
-)
+
+class IgnoredOptionWarning(UserWarning):
+    """An option given on the command line that the chosen optimizer ignores."""
+
+
+class RecordGiven(argparse.Action):
+    """Store an option's value and add its dest to ``namespace.given_options``.
+
+    For options whose effect depends on other options: ``train --autoencoder``
+    keeps its own default unless the option was given, and an optimizer option
+    given with an optimizer that ignores it draws a warning.
+    """
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        setattr(namespace, self.dest, values)
+        given = set(getattr(namespace, "given_options", set()))
+        given.add(self.dest)
+        namespace.given_options = given
+
+
+class RecordGivenFlag(RecordGiven):
+    """A flag, like ``store_true``, whose use is recorded as RecordGiven does."""
+
+    def __init__(self, option_strings: list[str], dest: str, **kwargs: Any) -> None:
+        kwargs.setdefault("default", False)
+        super().__init__(option_strings, dest, nargs=0, **kwargs)
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        super().__call__(parser, namespace, True, option_string)
+
+
+def number_in(
+    low: float,
+    high: float = math.inf,
+    *,
+    low_open: bool = False,
+    high_open: bool = True,
+) -> Callable[[str], float]:
+    """Return an argparse type that parses a finite number between the bounds.
+
+    ``low_open`` and ``high_open`` exclude the bound. Infinity and NaN are
+    always rejected, so an unbounded range reads "a positive finite number"
+    or "a finite number of at least 0".
+    """
+    if math.isinf(high):
+        if low == 0 and low_open:
+            expected = "a positive finite number"
+        else:
+            word = "above" if low_open else "of at least"
+            expected = f"a finite number {word} {low:g}"
+    else:
+        left = "(" if low_open else "["
+        right = ")" if high_open else "]"
+        expected = f"a number in {left}{low:g}, {high:g}{right}"
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        above_low = value > low if low_open else value >= low
+        below_high = value < high if high_open else value <= high
+        if not (math.isfinite(value) and above_low and below_high):
+            raise argparse.ArgumentTypeError(f"invalid value {text!r}; pass {expected}")
+        return value
+
+    return parse
+
+
+POSITIVE = number_in(0.0, low_open=True)
+NON_NEGATIVE = number_in(0.0)
+UNIT_CLOSED = number_in(0.0, 1.0, high_open=False)
+UNIT_OPEN = number_in(0.0, 1.0, low_open=True)
+UNIT_HALF_OPEN = number_in(0.0, 1.0, low_open=True, high_open=False)
+FRACTION = number_in(0.0, 1.0)
+"""Parsers of the float options: (0, ∞), [0, ∞), [0, 1], (0, 1), (0, 1] and [0, 1).
+
+The ranges are those that MLP checks, so that the parser can name the option."""
+
+
+def warn_ignored_optimizer_options(args: argparse.Namespace) -> None:
+    """Warn about each option given that ``--optimizer`` ignores.
+
+    Only options given on the command line count, as RecordGiven records them,
+    so the defaults of the other optimizers draw no warning.
+    """
+    given = getattr(args, "given_options", set())
+    given_settings = []
+    for setting, option in SETTING_OPTIONS.items():
+        if option_dest(option) in given:
+            given_settings.append(setting)
+
+    for setting in ignored_optimizer_settings(args.optimizer, given_settings):
+        users = optimizers_using(setting)
+        listed = users[0]
+        if len(users) > 1:
+            listed = f"{', '.join(users[:-1])} and {users[-1]}"
+        verb = "uses" if len(users) == 1 else "use"
+        warnings.warn(
+            f"--optimizer {args.optimizer} ignores {SETTING_OPTIONS[setting]}, "
+            f"which only {listed} {verb}",
+            IgnoredOptionWarning,
+            stacklevel=2,
+        )
 
 
 def parse_dropout_rates(text: str) -> float | tuple[float, ...]:
     """Parse ``--hidden-dropout``: one rate, or comma-separated rates per layer."""
-    try:
-        rates = tuple(float(part) for part in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"invalid dropout rate in {text!r}; pass one number from 0 up to, but "
-            "excluding, 1, or one per hidden layer separated by commas"
-        ) from None
-    return rates[0] if len(rates) == 1 else rates
+    rates = []
+    for part in text.split(","):
+        try:
+            rates.append(FRACTION(part))
+        except argparse.ArgumentTypeError:
+            raise argparse.ArgumentTypeError(
+                f"invalid dropout rate {part.strip()!r} in {text!r}; pass one number "
+                "in [0, 1), or one per hidden layer separated by commas"
+            ) from None
+    return rates[0] if len(rates) == 1 else tuple(rates)
 
 
 def add_train_options(parser: argparse.ArgumentParser) -> None:
@@ -77,9 +180,13 @@ def add_train_options(parser: argparse.ArgumentParser) -> None:
 def _add_numbers(group: Any, options: list[tuple[str, Any, str, str]]) -> None:
     """Add options from (flag, type, metavar, help) rows, defaults from MLP."""
     for flag, kind, metavar, help_text in options:
-        setting = flag[2:].replace("-", "_")
         group.add_argument(
-            flag, type=kind, default=DEFAULTS[setting], metavar=metavar, help=help_text
+            flag,
+            action=RecordGiven,
+            type=kind,
+            default=DEFAULTS[option_dest(flag)],
+            metavar=metavar,
+            help=help_text,
         )
 
 
@@ -87,25 +194,35 @@ def _add_optimizer_options(group: Any) -> None:
     _add_numbers(
         group,
         [
-            ("--beta1", float, "RATE", "decay rate of adam's and adamw's first moment"),
-            ("--beta2", float, "RATE", "decay rate of adam's and adamw's second moment"),
+            (
+                "--beta1",
+                UNIT_CLOSED,
+                "RATE",
+                "decay rate of adam's and adamw's first moment",
+            ),
+            (
+                "--beta2",
+                UNIT_CLOSED,
+                "RATE",
+                "decay rate of adam's and adamw's second moment",
+            ),
             (
                 "--epsilon",
-                float,
+                POSITIVE,
                 "EPS",
                 "ε added to the denominator of adam, adamw, rmsprop, adagrad and "
                 "adadelta; None keeps each optimizer's own default",
             ),
             (
                 "--rho",
-                float,
+                UNIT_CLOSED,
                 "RATE",
                 "decay rate of the squared-gradient average of rmsprop and "
                 "adadelta; None keeps 0.99 for rmsprop and 0.9 for adadelta",
             ),
             (
                 "--weight-decay",
-                float,
+                NON_NEGATIVE,
                 "RATE",
                 "adamw's decoupled weight decay, per unit of learning rate",
             ),
@@ -125,14 +242,14 @@ def _add_schedule_options(group: Any) -> None:
         [
             (
                 "--power-t",
-                float,
+                NON_NEGATIVE,
                 "P",
                 "inverse_scaling: the rate after t steps is η₀ / t^P",
             ),
             ("--step-size", int, "EPOCHS", "step: epochs between two drops"),
             (
                 "--gamma",
-                float,
+                UNIT_HALF_OPEN,
                 "FACTOR",
                 "step and exponential: factor of each drop; None is 0.1 for step "
                 "and 0.99 (every epoch) for exponential",
@@ -145,13 +262,13 @@ def _add_schedule_options(group: Any) -> None:
             ),
             (
                 "--min-learning-rate",
-                float,
+                NON_NEGATIVE,
                 "RATE",
                 "cosine and reduce_on_plateau: lowest learning rate",
             ),
             (
                 "--plateau-factor",
-                float,
+                UNIT_OPEN,
                 "FACTOR",
                 "reduce_on_plateau: factor of each reduction, in (0, 1)",
             ),
@@ -179,12 +296,17 @@ def _add_loss_options(group: Any) -> None:
         [
             (
                 "--huber-delta",
-                float,
+                POSITIVE,
                 "DELTA",
                 "huber: error where the loss turns from quadratic to linear, in "
                 "standard deviations of a standardized target",
             ),
-            ("--quantile", float, "Q", "quantile: the quantile to predict, in (0, 1)"),
+            (
+                "--quantile",
+                UNIT_OPEN,
+                "Q",
+                "quantile: the quantile to predict, in (0, 1)",
+            ),
         ],
     )
     group.add_argument(
@@ -206,17 +328,17 @@ def _add_regularization_options(group: Any) -> None:
     _add_numbers(
         group,
         [
-            ("--l1", float, "PENALTY", "L1 penalty on the weights, at least 0"),
-            ("--l2", float, "PENALTY", "L2 penalty on the weights, at least 0"),
+            ("--l1", NON_NEGATIVE, "PENALTY", "L1 penalty on the weights, at least 0"),
+            ("--l2", NON_NEGATIVE, "PENALTY", "L2 penalty on the weights, at least 0"),
             (
                 "--input-dropout",
-                float,
+                FRACTION,
                 "RATE",
                 "share of inputs dropped at random in each training batch",
             ),
             (
                 "--max-norm",
-                float,
+                POSITIVE,
                 "NORM",
                 "cap on the L2 norm of the weights into each unit; None is no cap",
             ),
@@ -230,11 +352,6 @@ def _add_regularization_options(group: Any) -> None:
         help="dropout rate of every hidden layer, or one rate per hidden layer "
         "separated by commas",
     )
-
-
-def option_settings(args: argparse.Namespace) -> dict[str, Any]:
-    """Return the MLP settings that the options of this module set."""
-    return {name: getattr(args, name) for name in SETTINGS}
 
 
 def split_weight_column(

@@ -4,8 +4,9 @@ Each command is a short function over :class:`~mlpkit.model.MLP`. The command li
 alone writes to the terminal: result tables and predictions go to stdout, progress,
 warnings and errors to stderr. An :class:`~mlpkit.errors.MlpkitError` ends the
 command with one line ``error: <message>`` and exit status 2, like an argparse
-usage error; ``--debug`` shows its traceback instead. Other exceptions are bugs and
-propagate with their traceback.
+usage error; ``--debug`` shows its traceback instead. Messages of ``train``
+name its options (``--epochs``), not the settings they set (``max_epochs``).
+Other exceptions are bugs and propagate with their traceback.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from .extra_commands import (
     run_plot_command,
     run_train_command,
 )
+from .option_names import error_message
 from .parser import EXIT_INTERRUPTED, EXIT_SIGNAL_BASE, EXIT_USAGE, build_parser
 
 Command = Callable[[argparse.Namespace, Console, Console], None]
@@ -58,7 +60,7 @@ def logging_to_stderr(debug: bool, err: Console) -> Iterator[None]:
     """Send mlpkit's log records to stderr inside the block, then restore the logger.
 
     WARNING and above are shown, or every record with ``debug``. Restoring keeps
-    repeated in-process calls of :func:`main` from stacking handlers.
+    repeated in-process calls of :func:`run` from stacking handlers.
     """
     package_logger = logging.getLogger("mlpkit")
     previous_level = package_logger.level
@@ -72,7 +74,7 @@ def logging_to_stderr(debug: bool, err: Console) -> Iterator[None]:
         package_logger.setLevel(previous_level)
 
 
-def main(argv: list[str] | None = None) -> int:
+def run(argv: list[str] | None = None) -> int:
     """Run the ``mlpkit`` command on ``argv`` (default: sys.argv[1:]).
 
     Returns the exit status: 0 on success, 2 for usage errors and MlpkitError, and
@@ -96,7 +98,10 @@ def main(argv: list[str] | None = None) -> int:
     except MlpkitError as error:
         if args.debug:
             raise
-        print_line(err, "error", "bold red", str(error))
+        message = str(error)
+        if args.command == "train":
+            message = error_message(error)
+        print_line(err, "error", "bold red", message)
         return EXIT_USAGE
     except TrainingStopped as stopped:
         # run_train has saved the checkpoint and the best model, and printed where.
@@ -108,4 +113,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run())

@@ -1,0 +1,159 @@
+"""The ``train`` option that sets each MLP setting, and messages rewritten to use it.
+
+The library names settings as Python does (``max_epochs``), but a user of the
+command line typed ``--epochs``. :data:`SETTING_OPTIONS` is the one table
+between the two. ``train`` builds the MLP settings from it, and
+:func:`error_message` and :func:`rewrite_setting_names` rewrite errors and
+warnings with it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from typing import Any
+
+from ..errors import ParameterError
+
+SETTING_OPTIONS: dict[str, str] = {
+    "hidden_layers": "--hidden",
+    "activation": "--activation",
+    "optimizer": "--optimizer",
+    "learning_rate": "--learning-rate",
+    "momentum": "--momentum",
+    "nesterov": "--nesterov",
+    "batch_size": "--batch-size",
+    "max_epochs": "--epochs",
+    "patience": "--patience",
+    "tolerance": "--tolerance",
+    "validation_fraction": "--validation-fraction",
+    "task": "--task",
+    "standardize": "--no-standardize",
+    "dtype": "--dtype",
+    "seed": "--seed",
+    "maxout_pieces": "--maxout-pieces",
+    "beta1": "--beta1",
+    "beta2": "--beta2",
+    "epsilon": "--epsilon",
+    "rho": "--rho",
+    "weight_decay": "--weight-decay",
+    "learning_rate_schedule": "--learning-rate-schedule",
+    "power_t": "--power-t",
+    "step_size": "--step-size",
+    "gamma": "--gamma",
+    "decay_epochs": "--decay-epochs",
+    "min_learning_rate": "--min-learning-rate",
+    "plateau_factor": "--plateau-factor",
+    "plateau_patience": "--plateau-patience",
+    "loss": "--loss",
+    "huber_delta": "--huber-delta",
+    "quantile": "--quantile",
+    "class_weight": "--class-weight",
+    "l1": "--l1",
+    "l2": "--l2",
+    "input_dropout": "--input-dropout",
+    "hidden_dropout": "--hidden-dropout",
+    "max_norm": "--max-norm",
+}
+"""The ``train`` option of each MLP constructor argument, by the argument's name."""
+
+OTHER_NAME_OPTIONS: dict[str, str] = {
+    "sample_weight": "--weight-column",
+    "test_fraction": "--test-fraction",
+    "block_rows": "--block-rows",
+    "regression_loss": "--loss",
+    "max_iterations": "--epochs",
+}
+"""The ``train`` option behind other names in library messages: arguments of
+``MLP.fit`` and ``MLP.fit_stream``, the target encoder's name for the loss, and
+the iteration cap of L-BFGS, which ``--epochs`` sets."""
+
+MESSAGE_OPTIONS = {**SETTING_OPTIONS, **OTHER_NAME_OPTIONS}
+
+# Boolean flags take no value, so ``nesterov=True`` has no ``--nesterov=…`` form.
+_FLAG_SETTINGS = ("nesterov", "standardize")
+
+# A value as the library writes it after ``name=``: quoted text, a bracketed
+# tuple or list, or a run of characters up to a space, comma or semicolon.
+_VALUE = r"'[^']*'|\"[^\"]*\"|\([^)]*\)|\[[^\]]*\]|[^\s,;]+"
+
+
+def option_dest(option: str) -> str:
+    """Return the ``args`` attribute that ``option`` sets, such as ``batch_size``."""
+    return option.removeprefix("--").replace("-", "_")
+
+
+def settings_from_options(args: argparse.Namespace) -> dict[str, Any]:
+    """Return the MLP constructor arguments that the ``train`` options set."""
+    settings = {}
+    for setting, option in SETTING_OPTIONS.items():
+        settings[setting] = getattr(args, option_dest(option))
+    settings["standardize"] = not args.no_standardize
+    return settings
+
+
+def _name_pattern(name: str) -> str:
+    # Whole identifiers only: no letter, digit, underscore or dash on either side.
+    return rf"(?<![\w-]){re.escape(name)}(?![\w-])"
+
+
+def _assignment(match: re.Match[str], option: str) -> str:
+    value = match.group("value")
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+        value = value[1:-1]
+    return f"{option}={value}"
+
+
+def rewrite_setting_names(message: str) -> str:
+    """Rewrite ``name=value`` and names with an underscore as ``train`` options.
+
+    ``max_epochs=0`` becomes ``--epochs=0`` for every setting. Names with an
+    underscore, such as ``max_epochs``, are rewritten wherever they stand,
+    because no English word contains one. A one-word name such as ``loss`` is
+    left alone here, so that "a regression loss" keeps its meaning.
+    """
+    text = message
+    for name, option in MESSAGE_OPTIONS.items():
+        if name in _FLAG_SETTINGS:
+            continue
+        pattern = _name_pattern(name) + rf"=(?P<value>{_VALUE})"
+        text = re.sub(pattern, lambda match, o=option: _assignment(match, o), text)
+
+    for name, option in MESSAGE_OPTIONS.items():
+        if "_" in name:
+            text = re.sub(_name_pattern(name), option, text)
+    return text
+
+
+def _opening_setting(message: str) -> str | None:
+    """Return the setting whose name opens ``message``, such as ``loss``, or None."""
+    for name in MESSAGE_OPTIONS:
+        if re.match(_name_pattern(name), message):
+            return name
+    return None
+
+
+def error_message(error: Exception) -> str:
+    """Return the message of an error from ``train`` in terms of its options.
+
+    The setting an error is about is its ``parameter`` attribute where it has
+    one. Otherwise, for a :class:`~mlpkit.errors.ParameterError`, it is the
+    setting whose name opens the message. That name becomes the option, or,
+    if the message does not name the setting at all, the option is put in
+    front of it.
+    """
+    message = str(error)
+    parameter = getattr(error, "parameter", None)
+    if parameter is None and isinstance(error, ParameterError):
+        parameter = _opening_setting(message)
+    text = rewrite_setting_names(message)
+
+    option = MESSAGE_OPTIONS.get(parameter or "")
+    if option is None:
+        return text
+    opening = re.match(_name_pattern(parameter), text)
+    if opening is not None:
+        return option + text[opening.end() :]
+    if option not in text:
+        return f"{option}: {text}"
+    return text
