@@ -8,8 +8,10 @@ import pandas as pd
 import pytest
 
 from mlpkit import network as network_module
-from mlpkit.errors import DataError, ParameterError
+from mlpkit.autoencoder import Autoencoder
+from mlpkit.errors import ConvergenceWarning, DataError, ParameterError
 from mlpkit.explain import explain_row
+from mlpkit.importance import permutation_importance
 from mlpkit.model import MLP
 from mlpkit.network import Network, count_parameters
 from mlpkit.tasks import TargetEncoder
@@ -261,6 +263,37 @@ def test_array_columns_follow_training_order(frame):
     from_array = model.predict_outputs(frame[["a", "b", "c"]].to_numpy())
 
     np.testing.assert_array_equal(from_array, from_frame)
+
+
+
+@pytest.mark.parametrize("n_columns", [2, 5])
+def test_autoencoder_array_column_count_rejected(features, n_columns):
+    model = Autoencoder(hidden_layers=(2,), max_epochs=2, seed=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit(features)
+    rows = np.random.default_rng(1).normal(size=(5, n_columns))
+
+    expected = f"expected 3 columns in X, as in training, got {n_columns}"
+    with pytest.raises(DataError, match=expected):
+        model.reconstruction_error(rows)
+
+
+def test_importance_array_column_count_rejected(features, integer_labels):
+    model = small_model().fit(features, integer_labels)
+
+    with pytest.raises(DataError, match="expected 3 columns in X"):
+        permutation_importance(model, features[:, :2], integer_labels, n_repeats=1)
+
+
+def test_importance_reads_array_by_training_names(frame):
+    model = small_model().fit(frame[["a", "b", "c"]], frame["y"])
+
+    result = permutation_importance(
+        model, frame[["a", "b", "c"]].to_numpy(), frame["y"], n_repeats=1, seed=0
+    )
+
+    assert sorted(result.to_frame()["variable"]) == ["a", "b", "c"]
 
 
 # Saving

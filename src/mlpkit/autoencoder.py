@@ -36,7 +36,7 @@ from .errors import (
     TrainingDivergedError,
 )
 from .importance import input_columns
-from .model import as_feature_frame
+from .model import as_feature_frame, training_feature_frame
 from .model_io import (
     MODEL_KIND_KEY,
     check_parts_agree,
@@ -317,7 +317,9 @@ class Autoencoder:
         """Return the preprocessed rows ``x``, shape ``(n_samples, n_inputs)``."""
         self._check_fitted()
         return self.preprocessor_.transform(
-            as_feature_frame(X), source=source, dtype=self.network_.dtype
+            training_feature_frame(X, self.preprocessor_.feature_names_in_),
+            source=source,
+            dtype=self.network_.dtype,
         )
 
     def reconstruct(self, X: Any, *, source: str | None = None) -> NDArray:

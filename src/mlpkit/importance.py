@@ -32,7 +32,7 @@ from sklearn.metrics import accuracy_score, r2_score
 
 from .data import CATEGORICAL, format_columns, with_text_column_names
 from .errors import DataError, NotFittedError, ParameterError
-from .model import MLP, as_feature_frame
+from .model import MLP, training_feature_frame
 from .network import Network
 from .preprocessing import TabularPreprocessor
 from .tasks import as_target_frame
@@ -130,7 +130,7 @@ def permutation_importance(
             f"n_repeats must be at least 1; received: n_repeats={n_repeats!r}"
         )
     columns = list(model.preprocessor_.feature_names_in_)
-    features = with_text_column_names(as_feature_frame(X), source)
+    features = with_text_column_names(training_feature_frame(X, columns), source)
     missing = [name for name in columns if name not in features.columns]
     if missing:
         raise DataError(

@@ -91,6 +91,32 @@ def as_feature_frame(X: Any) -> pd.DataFrame:
     return pd.DataFrame(array, columns=[f"x{i}" for i in range(array.shape[1])])
 
 
+def training_feature_frame(X: Any, feature_names: Sequence[str]) -> pd.DataFrame:
+    """Return features for a trained model as a DataFrame.
+
+    A DataFrame is returned as it is. The columns of an array (or nested list)
+    take the training column names in order, as scikit-learn's estimators read
+    them.
+
+    Raises
+    ------
+    DataError
+        If ``X`` is not a DataFrame and its column count differs from
+        training.
+    """
+    if isinstance(X, pd.DataFrame):
+        return X
+    frame = as_feature_frame(X)
+    expected = list(feature_names)
+    if frame.shape[1] != len(expected):
+        raise DataError(
+            f"expected {len(expected)} columns in X, as in training, got "
+            f"{frame.shape[1]}; pass the training columns in their training order"
+        )
+    frame.columns = expected
+    return frame
+
+
 def _check_seed(seed: Any) -> None:
     """Raise ParameterError unless ``seed`` is None or an integer in [0, 2**32)."""
     if seed is None:
@@ -692,30 +718,6 @@ class MLP:
                 "this MLP is not trained yet; call fit or load a model first"
             )
 
-    def _feature_frame(self, X: Any) -> pd.DataFrame:
-        """Return features as a DataFrame, with an array's columns named by position.
-
-        Columns of an array (or nested list) take the training column names in
-        order, as scikit-learn's estimators read them.
-
-        Raises
-        ------
-        DataError
-            If ``X`` is not a DataFrame and its column count differs from
-            training.
-        """
-        if isinstance(X, pd.DataFrame):
-            return X
-        frame = as_feature_frame(X)
-        expected = list(self.preprocessor_.feature_names_in_)
-        if frame.shape[1] != len(expected):
-            raise DataError(
-                f"expected {len(expected)} columns in X, as in training, got "
-                f"{frame.shape[1]}; pass the training columns in their training order"
-            )
-        frame.columns = expected
-        return frame
-
     def predict_outputs(self, X: Any, *, source: str | None = None) -> NDArray:
         """Return the raw network outputs ŷ, shape ``(n_samples, n_outputs)``.
 
@@ -731,7 +733,9 @@ class MLP:
             inputs = self.preprocessor_.transform_array(X, dtype=self.network_.dtype)
         if inputs is None:
             inputs = self.preprocessor_.transform(
-                self._feature_frame(X), source=source, dtype=self.network_.dtype
+                training_feature_frame(X, self.preprocessor_.feature_names_in_),
+                source=source,
+                dtype=self.network_.dtype,
             )
         return self.network_.forward(inputs)
 
@@ -776,7 +780,9 @@ class MLP:
         """
         self._check_fitted()
         inputs = self.preprocessor_.transform(
-            self._feature_frame(X), source=source, dtype=self.network_.dtype
+            training_feature_frame(X, self.preprocessor_.feature_names_in_),
+            source=source,
+            dtype=self.network_.dtype,
         )
         targets = None
         if y is not None:
