@@ -205,7 +205,7 @@ def test_same_seed_gives_same_weights():
     ("settings", "message"),
     [
         ({"hidden_layers": ()}, "at least one hidden layer"),
-        ({"hidden_layers": (4, 0)}, "at least one hidden layer"),
+        ({"hidden_layers": (4, 0)}, "tuple of positive integers"),
         ({"activation": "softmax"}, "activation"),
         ({"optimizer": "newton"}, "optimizer"),
         ({"validation_fraction": 1.0}, "validation_fraction"),

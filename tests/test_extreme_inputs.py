@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from mlpkit import MLP
-from mlpkit.errors import ConvergenceWarning, DataError
+from mlpkit.errors import ConvergenceWarning, DataError, DataWarning
 
 N_SAMPLES = 120
 
@@ -38,6 +38,8 @@ def fit_strictly(model, X, y):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         warnings.simplefilter("ignore", ConvergenceWarning)
+        # The constant columns are deliberate, and their warning is expected.
+        warnings.simplefilter("ignore", DataWarning)
         return model.fit(X, y)
 
 

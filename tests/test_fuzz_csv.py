@@ -2,7 +2,8 @@
 
 The files are random bytes, text made of the characters that CSV gives meaning
 to, and a valid file with characters inserted, replaced or deleted. Any other
-exception, and any warning except ConvergenceWarning, fails the test.
+exception, and any warning except ConvergenceWarning and DataWarning (an empty
+column name, a constant column), fails the test.
 """
 
 import csv
@@ -17,7 +18,7 @@ from hypothesis import strategies as st
 
 from mlpkit import MLP
 from mlpkit.data import read_csv, split_target
-from mlpkit.errors import ConvergenceWarning, DataError, MlpkitError
+from mlpkit.errors import ConvergenceWarning, DataError, DataWarning, MlpkitError
 
 # MLPKIT_FUZZ_EXAMPLES raises the number of examples for a deeper search.
 FUZZ_EXAMPLES = int(os.environ.get("MLPKIT_FUZZ_EXAMPLES", "300"))
@@ -47,6 +48,7 @@ def read_or_reject(path):
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error")
+            warnings.simplefilter("ignore", DataWarning)
             return read_csv(path)
     except DataError:
         return None
@@ -58,6 +60,7 @@ def train_or_reject(path):
         with warnings.catch_warnings():
             warnings.simplefilter("error")
             warnings.simplefilter("ignore", ConvergenceWarning)
+            warnings.simplefilter("ignore", DataWarning)
             frame = read_csv(path)
             features, target = split_target(frame, "label", str(path))
             model = MLP(hidden_layers=(3,), max_epochs=2, validation_fraction=0)

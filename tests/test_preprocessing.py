@@ -254,7 +254,7 @@ def test_known_categories_do_not_warn():
         preprocessor.transform(training_frame())
 
 
-@pytest.mark.filterwarnings("error")
+@pytest.mark.filterwarnings("error::RuntimeWarning")
 def test_constant_column_is_finite():
     frame = pd.DataFrame({"constant": [7.0, 7.0, 7.0], "x": [1.0, 2.0, 3.0]})
     preprocessor = TabularPreprocessor()

@@ -47,6 +47,7 @@ from .modelfile import load_model_file, save_model_file
 from .network import Network, resolve_dtype
 from .optimizers import Optimizer, make_optimizer
 from .preprocessing import TabularPreprocessor
+from .settings import hidden_layer_sizes, learning_rate_of
 from .training import (
     EpochCallback,
     StoppingRule,
@@ -80,14 +81,17 @@ class Autoencoder:
 
     Parameters
     ----------
-    hidden_layers : sequence of int or None, default None
-        Units of each hidden layer. None picks :func:`default_hidden_layers`
+    hidden_layers : tuple of int, int or None, default None
+        Units of each hidden layer, at least one layer of at least one unit; a
+        single int ``n`` means ``(n,)``. None picks :func:`default_hidden_layers`
         from the number of inputs after preprocessing, once ``fit`` has them.
     activation : str, default "tanh"
         Hidden activation, one of :data:`mlpkit.activations.HIDDEN_ACTIVATIONS`.
     optimizer : str, default "adam"
         One of :data:`mlpkit.optimizers.OPTIMIZERS`.
-    learning_rate : float, default 0.001
+    learning_rate : float or None, default None
+        None takes the optimizer's default, as in :class:`~mlpkit.model.MLP`
+        (:data:`mlpkit.settings.DEFAULT_LEARNING_RATES`).
     momentum : float, default 0.9
         Momentum of SGD; ignored by the other optimizers.
     nesterov : bool, default False
@@ -125,10 +129,10 @@ class Autoencoder:
 
     def __init__(
         self,
-        hidden_layers: Sequence[int] | None = None,
+        hidden_layers: int | Sequence[int] | None = None,
         activation: str = "tanh",
         optimizer: str = "adam",
-        learning_rate: float = 0.001,
+        learning_rate: float | None = None,
         momentum: float = 0.9,
         nesterov: bool = False,
         batch_size: int = 32,
@@ -140,9 +144,8 @@ class Autoencoder:
         dtype: str = "float32",
         seed: int | None = 0,
     ):
-        self.hidden_layers = None
-        if hidden_layers is not None:
-            self.hidden_layers = tuple(int(units) for units in hidden_layers)
+        # _validate_settings turns it into a tuple of ints.
+        self.hidden_layers = hidden_layers
         self.activation = activation
         self.optimizer = optimizer
         self.learning_rate = learning_rate
@@ -159,13 +162,14 @@ class Autoencoder:
         self._validate_settings()
 
     def _validate_settings(self) -> None:
-        if self.hidden_layers is not None and (
-            not self.hidden_layers or any(units < 1 for units in self.hidden_layers)
-        ):
-            raise ParameterError(
-                "an autoencoder needs at least one hidden layer, each of at least "
-                f"one unit; received: hidden_layers={self.hidden_layers!r}"
-            )
+        if self.hidden_layers is not None:
+            self.hidden_layers = hidden_layer_sizes(self.hidden_layers)
+            if not self.hidden_layers:
+                raise ParameterError(
+                    "an autoencoder needs at least one hidden layer; received: "
+                    "hidden_layers=()",
+                    parameter="hidden_layers",
+                )
         if not 0.0 <= float(self.validation_fraction) < 1.0:
             raise ParameterError(
                 "validation_fraction must be in [0, 1); received: "
@@ -183,7 +187,10 @@ class Autoencoder:
         get_activation(self.activation, hidden=True)
 
     def get_settings(self) -> dict[str, Any]:
-        """Return the constructor arguments as JSON-ready data."""
+        """Return the constructor arguments as JSON-ready data.
+
+        A ``learning_rate`` of None is returned as the optimizer's default.
+        """
         hidden_layers = None
         if self.hidden_layers is not None:
             hidden_layers = list(self.hidden_layers)
@@ -191,7 +198,7 @@ class Autoencoder:
             "hidden_layers": hidden_layers,
             "activation": self.activation,
             "optimizer": self.optimizer,
-            "learning_rate": self.learning_rate,
+            "learning_rate": learning_rate_of(self),
             "momentum": self.momentum,
             "nesterov": self.nesterov,
             "batch_size": self.batch_size,
@@ -206,14 +213,15 @@ class Autoencoder:
 
     def make_optimizer(self) -> Optimizer:
         """Create a fresh optimizer from the settings."""
+        learning_rate = learning_rate_of(self)
         if self.optimizer == "sgd":
             return make_optimizer(
                 "sgd",
-                learning_rate=self.learning_rate,
+                learning_rate=learning_rate,
                 momentum=self.momentum,
                 nesterov=self.nesterov,
             )
-        return make_optimizer(self.optimizer, learning_rate=self.learning_rate)
+        return make_optimizer(self.optimizer, learning_rate=learning_rate)
 
     # Training
 

@@ -6,10 +6,12 @@ that names the file, column or row and the fix.
 
 from __future__ import annotations
 
+import csv
 import difflib
 import logging
 import os
 import re
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,7 +21,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from mlpkit.errors import DataError, ParameterError
+from mlpkit.errors import DataError, DataWarning, ParameterError
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +48,11 @@ raise DataError."""
 MAX_VALUE_LENGTH = 40
 """Maximum number of characters of a cell value that an error message shows."""
 
+# Separator that read_csv last used for each file name, so that messages about
+# a row of the file find its line with the same separator. Unknown files are
+# guessed again with guess_separator.
+_SEPARATORS_READ: dict[str, str] = {}
+
 
 def describe_source(source: str | None) -> str:
     """Return the name that messages use for ``source``: the file, or "the data"."""
@@ -54,7 +61,7 @@ def describe_source(source: str | None) -> str:
     return source
 
 
-def describe_row(row: int, source: str | None = None) -> str:
+def describe_row(row: int, source: str | None = None, *, sep: str | None = None) -> str:
     """Describe a data row for messages, with its line number when it came from a file.
 
     Parameters
@@ -64,21 +71,64 @@ def describe_row(row: int, source: str | None = None) -> str:
         this is the row's index label.
     source : str or None, default=None
         The CSV file the row was read from, or None for data built in memory.
+    sep : str or None, default=None
+        Field separator of the file; None uses the one :func:`read_csv` used.
 
     Returns
     -------
     str
         "row 17 (line 18 of data.csv)" for a file, or "row 17" otherwise. Rows are
-        counted from 1.
-
-    Notes
-    -----
-    The line number assumes one header line and one line per row. Blank lines, which
-    pandas skips, and quoted values that contain line breaks put the real line later.
+        counted from 1, and the line is where the row starts, see
+        :func:`record_line`.
     """
     if source is None:
         return f"row {row + 1}"
-    return f"row {row + 1} (line {row + 2} of {source})"
+    return f"row {row + 1} (line {record_line(source, row, sep)} of {source})"
+
+
+def record_line(path: str | os.PathLike[str], row: int, sep: str | None = None) -> int:
+    """Return the 1-based line of ``path`` on which data row ``row`` starts.
+
+    The file is read up to that row with the csv module, so quoted values that
+    contain line breaks and blank lines, which pandas skips, are counted. This
+    costs a read of the file, which only error messages pay.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A CSV file with one header line.
+    row : int
+        0-based data row, not counting the header.
+    sep : str or None, default=None
+        Field separator; None uses the one :func:`read_csv` last used for
+        ``path``, or guesses it from the header line.
+
+    Returns
+    -------
+    int
+        The line, or ``row + 2`` (one header line and one line per row) when the
+        file cannot be read as CSV or has fewer rows.
+    """
+    fallback = row + 2
+    try:
+        if sep is None:
+            sep = _SEPARATORS_READ.get(str(path)) or guess_separator(Path(path))
+        with open(path, encoding="utf-8-sig", newline="") as file:
+            reader = csv.reader(file, delimiter=sep)
+            records_before = 0
+            last_line = 0
+            for fields in reader:
+                first_line = last_line + 1
+                last_line = reader.line_num
+                if not fields:
+                    continue
+                # Record 0 is the header, so data row ``row`` is record row + 1.
+                if records_before == row + 1:
+                    return first_line
+                records_before += 1
+    except (OSError, UnicodeDecodeError, csv.Error):
+        logger.debug("cannot count the lines of %s; assuming one line per row", path)
+    return fallback
 
 
 def read_csv(path: str | os.PathLike[str], sep: str | None = None) -> pd.DataFrame:
@@ -137,6 +187,8 @@ def read_csv(path: str | os.PathLike[str], sep: str | None = None) -> pd.DataFra
             frame = pd.read_csv(path, sep=sep, encoding="utf-8-sig", decimal=",")
 
     check_header(header, name)
+    _SEPARATORS_READ[name] = sep
+    warn_unnamed_columns(header, list(frame.columns), name)
     if len(first_row) > len(header):
         # pandas would silently turn the surplus leading values into an index.
         raise DataError(
@@ -245,6 +297,27 @@ def check_header(header: list[str], name: str) -> None:
                 f" {name}; rename or remove the repeated column"
             )
         seen.add(column)
+
+
+def warn_unnamed_columns(header: list[str], columns: list[Any], name: str) -> None:
+    """Warn with a DataWarning about header cells of ``name`` that are empty.
+
+    pandas names the column of an empty header cell ``"Unnamed: i"``, where
+    ``i`` is its 0-based position. ``header`` is the header line as written and
+    ``columns`` the names that pandas gave.
+    """
+    renamed = []
+    for position, (cell, column) in enumerate(zip(header, columns)):
+        if cell == "":
+            renamed.append(f"column {position + 1} is named '{column}'")
+    if renamed:
+        warnings.warn(
+            f"the header of {name} has no name for {len(renamed)} "
+            f"{'column' if len(renamed) == 1 else 'columns'}, so "
+            f"{', '.join(renamed)}; write the names into the header",
+            DataWarning,
+            stacklevel=3,
+        )
 
 
 @contextmanager

@@ -51,6 +51,14 @@ class UnseenCategoryWarning(UserWarning):
     """Categories at prediction time that training never saw, encoded as zeros."""
 
 
+class DataWarning(UserWarning):
+    """Training data that mlpkit reads as given but that may not be what was meant.
+
+    Examples are an empty column name in a CSV header and a feature column with
+    a single value in the training rows.
+    """
+
+
 class ConvergenceWarning(SklearnConvergenceWarning):
     """Training stopped at the epoch cap before validation loss settled.
 

@@ -35,6 +35,7 @@ from .training import (
     History,
     MetricFunction,
     StopRequest,
+    silenced_float_errors,
 )
 
 if TYPE_CHECKING:
@@ -160,7 +161,10 @@ def train_lbfgs(
 
     def loss_and_gradient(theta: NDArray) -> tuple[float, NDArray]:
         network.parameters[...] = theta
-        loss, gradients = network.compute_gradients(X, y, sample_weight)
+        # The line search steps back from an infinite loss, and _finish
+        # reports a final loss or weight that is not finite.
+        with silenced_float_errors():
+            loss, gradients = network.compute_gradients(X, y, sample_weight)
         # astype copies, and SciPy keeps the array while the buffer is reused.
         return float(loss), gradients.astype(np.float64)
 

@@ -50,6 +50,8 @@ from .settings import (
     class_labels,
     class_sample_weight,
     class_weight_pairs,
+    hidden_layer_sizes,
+    learning_rate_of,
     network_options,
 )
 from .sources import RowSource, open_source
@@ -135,8 +137,9 @@ class MLP:
 
     Parameters
     ----------
-    hidden_layers : sequence of int, default (100,)
-        Units of each hidden layer.
+    hidden_layers : tuple of int, default (100,)
+        Units of each hidden layer, each at least 1. A single int ``n`` means
+        ``(n,)``.
     activation : str, default "relu"
         Hidden activation, one of :data:`mlpkit.activations.HIDDEN_ACTIVATIONS`.
     optimizer : str, default "adam"
@@ -145,8 +148,20 @@ class MLP:
         rows at once (:func:`mlpkit.lbfgs.train_lbfgs`) for at most
         ``max_epochs`` iterations and ignores the learning rate, batch size,
         patience and tolerance.
-    learning_rate : float, default 0.001
-        The initial learning rate η₀, which a schedule then changes.
+    learning_rate : float or None, default None
+        The initial learning rate η₀, which a schedule then changes. None takes
+        the optimizer's default (:data:`mlpkit.settings.DEFAULT_LEARNING_RATES`):
+
+        ========  =====
+        sgd       0.001
+        adam      0.001
+        adamw     0.001
+        rmsprop   0.01
+        adagrad   0.01
+        adadelta  1.0
+        ========  =====
+
+        The model file stores the rate in use, so ``get_settings`` returns it.
     momentum : float, default 0.9
         Momentum of SGD; ignored by the other optimizers.
     nesterov : bool, default False
@@ -189,6 +204,8 @@ class MLP:
     power_t, step_size, gamma, decay_epochs, min_learning_rate, plateau_factor, plateau_patience
         Settings of the schedules, defaults 0.5, 10, None (0.1 for step, 0.99
         for exponential), None (``max_epochs``), 0.0, 0.2 and 5.
+        ``min_learning_rate`` may not exceed the initial learning rate, because
+        cosine and reduce_on_plateau only lower the rate towards it.
     loss : str, default "squared_error"
         Regression loss: squared_error, absolute_error, huber, poisson
         (non-negative counts, predicts ``e^ŷ``) or quantile.
@@ -231,10 +248,10 @@ class MLP:
 
     def __init__(
         self,
-        hidden_layers: tuple[int, ...] | list[int] = (100,),
+        hidden_layers: int | tuple[int, ...] | list[int] = (100,),
         activation: str = "relu",
         optimizer: str = "adam",
-        learning_rate: float = 0.001,
+        learning_rate: float | None = None,
         momentum: float = 0.9,
         nesterov: bool = False,
         batch_size: int = 32,
@@ -271,7 +288,8 @@ class MLP:
         hidden_dropout: float | Sequence[float] = 0.0,
         max_norm: float | None = None,
     ):
-        self.hidden_layers = tuple(int(units) for units in hidden_layers)
+        # _validate_settings turns it into a tuple of ints.
+        self.hidden_layers = hidden_layers
         self.activation = activation
         self.optimizer = optimizer
         self.learning_rate = learning_rate
@@ -314,12 +332,7 @@ class MLP:
         self._validate_settings()
 
     def _validate_settings(self) -> None:
-        if any(units < 1 for units in self.hidden_layers):
-            raise ParameterError(
-                "every hidden layer needs at least one unit; received: "
-                f"hidden_layers={self.hidden_layers!r}",
-                parameter="hidden_layers",
-            )
+        self.hidden_layers = hidden_layer_sizes(self.hidden_layers)
         if not 0.0 <= float(self.validation_fraction) < 1.0:
             raise ParameterError(
                 "validation_fraction must be in [0, 1); received: "
@@ -329,6 +342,7 @@ class MLP:
         _check_seed(self.seed)
         resolve_dtype(self.dtype)
         StoppingRule(self.max_epochs, self.patience, self.tolerance)
+        TabularPreprocessor(standardize=self.standardize)
         check_settings(self)
         build_target_encoder(self)
 
@@ -337,6 +351,8 @@ class MLP:
 
         A file saved before a setting existed lacks its key, and loading it
         gives the setting its default, which trains as before the setting.
+        A ``learning_rate`` of None is returned as the optimizer's default
+        that training uses.
         """
         hidden_dropout = self.hidden_dropout
         if isinstance(hidden_dropout, tuple):
@@ -345,7 +361,7 @@ class MLP:
             "hidden_layers": list(self.hidden_layers),
             "activation": self.activation,
             "optimizer": self.optimizer,
-            "learning_rate": self.learning_rate,
+            "learning_rate": learning_rate_of(self),
             "momentum": self.momentum,
             "nesterov": self.nesterov,
             "batch_size": self.batch_size,

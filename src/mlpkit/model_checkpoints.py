@@ -60,8 +60,6 @@ def read_checkpoint(
     state = read_resume_state(
         metadata, arrays, saved.history_, saved.network_.parameters, path
     )
-    check_resumable(model.get_settings(), saved.get_settings(), state.progress, path)
-
     received = {
         "feature": [str(name) for name in features.columns],
         "target": [str(name) for name in target.columns],
@@ -78,6 +76,9 @@ def read_checkpoint(
                 f"{format_columns(expected[kind])}; resume with the same "
                 "columns, or start a new training"
             )
+    # After the columns, so that data of another table is reported as such
+    # rather than as a setting or convergence problem.
+    check_resumable(model.get_settings(), saved.get_settings(), state.progress, path)
     if state.fingerprint != fingerprint:
         warnings.warn(
             f"the training data differs from the rows that checkpoint "

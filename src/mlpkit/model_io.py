@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 from numpy.typing import NDArray
 
 from . import __version__
-from .errors import ModelFileError
+from .errors import ModelFileError, ParameterError
 from .history import History
 from .modelfile import check_layer_arrays
 from .network import Network
@@ -96,7 +96,7 @@ def load_model(
                 raise TypeError(f"{key!r} must be a dict")
         check_layer_arrays(sections["network"], arrays)
 
-        model = cls(**sections["settings"])
+        model = _model_from_settings(cls, sections["settings"])
         model.network_ = Network.from_config(sections["network"], arrays)
         model.preprocessor_ = TabularPreprocessor.from_config(
             sections["preprocessing"]
@@ -113,6 +113,23 @@ def load_model(
             "save the model again"
         ) from error
     return model
+
+
+def _model_from_settings(cls: type[ModelT], settings: dict[str, Any]) -> ModelT:
+    """Build an unfitted model from the settings section of a model file.
+
+    The constructor checks every setting as it does for a caller, so a file
+    with an invalid value raises ModelFileError naming the setting, which
+    :func:`load_model` prefixes with the file name.
+    """
+    try:
+        return cls(**settings)
+    except ParameterError as error:
+        setting = "a setting" if error.parameter is None else repr(error.parameter)
+        raise ModelFileError(
+            f"invalid value for {setting} in the settings ({error}); the file was "
+            "changed or damaged, so save the model again"
+        ) from error
 
 
 def check_parts_agree(

@@ -38,6 +38,7 @@ from mlpkit.data import (
 )
 from mlpkit.errors import (
     DataError,
+    DataWarning,
     ModelFileError,
     NotFittedError,
     ParameterError,
@@ -48,6 +49,10 @@ logger = logging.getLogger(__name__)
 
 MAX_SHOWN_VALUES = 3
 """Maximum number of unseen categories per column that a warning shows."""
+
+# Rounding in a streamed mean and variance can leave a constant column a standard
+# deviation of a few ulps of its mean instead of exactly 0.
+_CONSTANT_RELATIVE_STD = 64 * np.finfo(np.float64).eps
 
 
 @dataclass
@@ -104,7 +109,9 @@ class TabularPreprocessor:
     def __init__(self, standardize: bool = True) -> None:
         if not isinstance(standardize, bool):
             raise ParameterError(
-                f"standardize must be True or False; received: {standardize!r}"
+                "standardize must be True or False; received: "
+                f"standardize={standardize!r}",
+                parameter="standardize",
             )
         self.standardize = standardize
         self._columns: list[_NumericColumn | _CategoricalColumn] | None = None
@@ -135,6 +142,12 @@ class TabularPreprocessor:
             If the frame has no rows or no columns, or repeats a column name. Also if
             a column has no values or an unsupported dtype such as dates, a numeric
             column contains infinity, or text is mixed into a column of numbers.
+
+        Warns
+        -----
+        DataWarning
+            If columns have a single value in the training rows, see
+            :func:`warn_constant_columns`.
         """
         frame = with_text_column_names(frame, source)
         where = describe_source(source)
@@ -159,9 +172,27 @@ class TabularPreprocessor:
             else:
                 columns.append(categorical[name])
         self._set_columns(columns, encoder)
+        warn_constant_columns(self, source)
 
         logger.debug("fitted %r on %d rows of %s", self, len(frame), where)
         return self
+
+    def constant_columns(self) -> list[str]:
+        """Return the input columns with a single value in the training rows.
+
+        Missing cells count as that value, because imputation fills them with
+        it. Such a column is 0 after standardization, or one constant one-hot
+        output.
+        """
+        names = []
+        for column in self._fitted_columns():
+            if isinstance(column, _NumericColumn):
+                constant = column.std <= _CONSTANT_RELATIVE_STD * abs(column.mean)
+            else:
+                constant = len(column.categories) <= 1
+            if constant:
+                names.append(column.name)
+        return names
 
     def transform(
         self,
@@ -693,6 +724,36 @@ def _config_problem(error: Exception) -> str:
     if isinstance(error, KeyError):
         return f"missing key {error}"
     return str(error)
+
+
+def warn_constant_columns(
+    preprocessor: TabularPreprocessor, source: str | None
+) -> None:
+    """Warn with one DataWarning that names the constant input columns, if any.
+
+    The columns are kept, so the model takes the same columns as the data.
+    Training learns nothing from them, but their input weights keep their
+    random initial values, so other values at prediction time change the
+    outputs arbitrarily.
+    """
+    names = preprocessor.constant_columns()
+    if not names:
+        return
+    columns = format_columns(names)
+    where = describe_source(source)
+    if len(names) == 1:
+        message = (
+            f"column {columns} of {where} has a single value in the training rows, "
+            "so it carries no information; it is kept as an input, but drop it if "
+            "new data can have other values"
+        )
+    else:
+        message = (
+            f"columns {columns} of {where} have a single value in the training "
+            "rows, so they carry no information; they are kept as inputs, but drop "
+            "them if new data can have other values"
+        )
+    warnings.warn(message, DataWarning, stacklevel=3)
 
 
 def _warn_unseen(

@@ -53,6 +53,25 @@ OPTIMIZER_SETTINGS = {
     "adadelta": ("rho", "epsilon"),
 }
 
+#: Learning rate of each optimizer when ``learning_rate`` is None. Adam, AdamW
+#: and Adagrad take PyTorch's defaults (torch.optim, 2.x), and so does RMSprop.
+#: Adadelta scales its own step sizes, so it needs a rate near 1 and would barely
+#: move at 0.001. SGD keeps 0.001, the rate MLP has always given it, although
+#: torch.optim.SGD has no default. L-BFGS has no learning rate, and its entry is
+#: the step of the SGD optimizer that :meth:`MLP.trace` shows.
+DEFAULT_LEARNING_RATES = {
+    "sgd": 0.001,
+    "adam": 0.001,
+    "adamw": 0.001,
+    "rmsprop": 0.01,
+    "adagrad": 0.01,
+    "adadelta": 1.0,
+    LBFGS: 0.001,
+}
+
+#: Schedules that lower the learning rate towards ``min_learning_rate``.
+FLOORED_SCHEDULES = ("cosine", "reduce_on_plateau")
+
 #: Settings that every step optimizer uses and L-BFGS ignores, because L-BFGS
 #: steps on all training rows at once, chooses its own step length and stops
 #: on its own tolerances.
@@ -124,6 +143,51 @@ def _check_number(name: str, value: Any, low: float, high: float = math.inf) -> 
         raise _invalid(name, f"a number of at least {low:g}{upper}", value)
 
 
+def hidden_layer_sizes(value: Any) -> tuple[int, ...]:
+    """Return ``hidden_layers`` as a tuple of positive ints.
+
+    A single int ``n`` means one hidden layer, ``(n,)``, as in scikit-learn's
+    ``hidden_layer_sizes``. An empty sequence means no hidden layer.
+
+    Raises
+    ------
+    ParameterError
+        If ``value`` is text, neither a sequence nor a 1-D array, or has an
+        entry that is not a positive integer (bool and float entries count as
+        invalid).
+    """
+    sizes = (value,) if _is_integer(value) else value
+    if isinstance(sizes, np.ndarray) and sizes.ndim == 1:
+        sizes = sizes.tolist()
+    valid = isinstance(sizes, Sequence) and not isinstance(sizes, (str, bytes))
+    if valid:
+        valid = all(_is_integer(units) and units >= 1 for units in sizes)
+    if not valid:
+        raise ParameterError(
+            "hidden_layers must be a tuple of positive integers, one per hidden "
+            f"layer, such as (64, 32); received: hidden_layers={value!r}",
+            parameter="hidden_layers",
+        )
+    return tuple(int(units) for units in sizes)
+
+
+def _is_integer(value: Any) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def learning_rate_of(model: Any) -> float:
+    """Return the initial learning rate: ``model.learning_rate``, or the default.
+
+    None gives the default of ``model.optimizer`` from
+    :data:`DEFAULT_LEARNING_RATES`. ``model`` is an MLP or an Autoencoder. An
+    unknown optimizer gets adam's default, so that the check of the optimizer
+    name reports it.
+    """
+    if model.learning_rate is not None:
+        return model.learning_rate
+    return DEFAULT_LEARNING_RATES.get(model.optimizer, DEFAULT_LEARNING_RATES["adam"])
+
+
 def check_settings(model: MLP) -> None:
     """Check the optimizer, schedule, loss, task, class weight and regularization.
 
@@ -132,6 +196,7 @@ def check_settings(model: MLP) -> None:
     ParameterError
         Naming the first invalid setting and its value.
     """
+    _check_count("batch_size", model.batch_size, 1)
     if model.optimizer not in OPTIMIZER_NAMES:
         raise _invalid("optimizer", f"one of {', '.join(OPTIMIZER_NAMES)}", model.optimizer)
     if model.task not in MODEL_TASKS:
@@ -142,6 +207,15 @@ def check_settings(model: MLP) -> None:
     check_maxout_pieces(model.maxout_pieces)
     class_weight_pairs(model.class_weight)
     _check_regularization(model)
+
+
+def _check_count(name: str, value: Any, low: int) -> None:
+    """Raise ParameterError unless ``value`` is a whole number of at least ``low``.
+
+    A float such as 32.0 passes, because fit has always converted with int().
+    """
+    if not (_is_number(value) and float(value).is_integer() and value >= low):
+        raise _invalid(name, f"an integer of at least {low}", value)
 
 
 def check_streaming_settings(model: MLP) -> None:
@@ -224,17 +298,20 @@ def build_optimizer(model: MLP) -> Optimizer:
     """Create a fresh optimizer at the initial learning rate from the settings.
 
     ``optimizer="lbfgs"`` has no step optimizer, so this returns plain SGD at
-    ``learning_rate``: the step that :meth:`MLP.trace` shows.
+    the learning rate: the step that :meth:`MLP.trace` shows. A
+    ``learning_rate`` of None takes the optimizer's default, see
+    :data:`DEFAULT_LEARNING_RATES`.
     """
+    learning_rate = learning_rate_of(model)
     if model.optimizer == LBFGS:
-        return make_optimizer("sgd", learning_rate=model.learning_rate)
+        return make_optimizer("sgd", learning_rate=learning_rate)
     settings = {}
     for name in OPTIMIZER_SETTINGS[model.optimizer]:
         value = getattr(model, name)
         # None keeps the optimizer's own default, which differs between them.
         if value is not None:
             settings[name] = value
-    return make_optimizer(model.optimizer, learning_rate=model.learning_rate, **settings)
+    return make_optimizer(model.optimizer, learning_rate=learning_rate, **settings)
 
 
 def build_schedule(model: MLP) -> LearningRateSchedule | None:
@@ -245,8 +322,26 @@ def build_schedule(model: MLP) -> LearningRateSchedule | None:
     ParameterError
         If a schedule setting is invalid, if ``"reduce_on_plateau"`` has a
         ``plateau_patience`` that early stopping's ``patience`` never lets it
-        reach, or if L-BFGS, which has no learning rate, gets a schedule.
+        reach, if ``min_learning_rate`` is above the initial learning rate of a
+        schedule that lowers the rate towards it, or if L-BFGS, which has no
+        learning rate, gets a schedule.
     """
+    schedule = _build_schedule(model)
+    if model.learning_rate_schedule in FLOORED_SCHEDULES:
+        # The optimizer and the schedule have checked that both are numbers.
+        learning_rate = float(learning_rate_of(model))
+        if float(model.min_learning_rate) > learning_rate:
+            raise ParameterError(
+                f"min_learning_rate must be at most the learning rate "
+                f"{learning_rate!r}, because learning_rate_schedule="
+                f"{model.learning_rate_schedule!r} only lowers the rate; received: "
+                f"min_learning_rate={model.min_learning_rate!r}",
+                parameter="min_learning_rate",
+            )
+    return schedule
+
+
+def _build_schedule(model: MLP) -> LearningRateSchedule | None:
     name = model.learning_rate_schedule
     if name not in SCHEDULE_NAMES:
         raise _invalid(

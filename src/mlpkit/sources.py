@@ -42,6 +42,7 @@ from mlpkit.data import (
     read_raw_row,
     split_target,
     translate_read_errors,
+    warn_unnamed_columns,
 )
 from mlpkit.errors import DataError, ParameterError
 
@@ -171,6 +172,7 @@ class NpyRows:
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
         _check_file(self.path, ".npy")
+        _check_no_objects(self.path)
         try:
             array = np.load(self.path, mmap_mode="r")
         except (ValueError, OSError) as error:
@@ -217,6 +219,32 @@ class NpyRows:
         rows = np.array(mapped)
         del mapped
         return rows
+
+
+def _check_no_objects(path: Path) -> None:
+    """Raise DataError if the ``.npy`` header at ``path`` has an object dtype.
+
+    Only the header is read. A file that is not ``.npy``, or of a format
+    version other than 1.0 and 2.0, is left for np.load to report.
+    """
+    readers = {
+        (1, 0): np.lib.format.read_array_header_1_0,
+        (2, 0): np.lib.format.read_array_header_2_0,
+    }
+    try:
+        with path.open("rb") as file:
+            read_header = readers.get(np.lib.format.read_magic(file))
+            if read_header is None:
+                return
+            _, _, dtype = read_header(file)
+    except (ValueError, OSError, SyntaxError):
+        return
+    if dtype.hasobject:
+        raise DataError(
+            f"{path} contains an array of Python objects (dtype {dtype}), which "
+            "numpy stores with pickle, and mlpkit never loads pickled data; save "
+            "a numeric array instead, such as numpy.save(path, X.astype(numpy.float32))"
+        )
 
 
 class NpySource(RowSource):
@@ -373,6 +401,7 @@ class CsvSource(RowSource):
             ).columns
 
         check_header(header, name)
+        warn_unnamed_columns(header, list(columns), name)
         if not first_row:
             raise DataError(f"{name} has a header but no data rows; add data rows")
         if len(first_row) > len(header):
@@ -439,7 +468,7 @@ class CsvSource(RowSource):
                 yield from reader
 
     def describe_row(self, row: int) -> str:
-        return describe_row(row, str(self.path))
+        return describe_row(row, str(self.path), sep=self.sep)
 
 
 def open_source(

@@ -57,6 +57,7 @@ from mlpkit.training import (
     StoppingRule,
     StopRequest,
     diverged_error,
+    silenced_float_errors,
 )
 
 if TYPE_CHECKING:
@@ -82,12 +83,14 @@ def _run_epoch(
     total_rows = 0
     batch = 0
     for inputs, targets in batches.epoch(block_indices):
-        loss, gradients = network.compute_gradients(inputs, targets)
+        with silenced_float_errors():
+            loss, gradients = network.compute_gradients(inputs, targets)
         batch += 1
         if not math.isfinite(loss):
             raise Divergence("loss", loss, batch, n_batches)
-        optimizer.step(network.parameters, gradients)
-        network.apply_constraints()
+        with silenced_float_errors():
+            optimizer.step(network.parameters, gradients)
+            network.apply_constraints()
 
         total_loss += loss * inputs.shape[0]
         total_rows += inputs.shape[0]
@@ -114,9 +117,10 @@ def _end_epoch(
     validation_loss = None
     metrics: dict[str, float] = {}
     if split.validation_blocks.size:
-        metrics = evaluate_blocks(
-            network, target_encoder, blocks, split.validation_blocks
-        )
+        with silenced_float_errors():
+            metrics = evaluate_blocks(
+                network, target_encoder, blocks, split.validation_blocks
+            )
         validation_loss = metrics.pop("loss")
         if not math.isfinite(validation_loss):
             raise Divergence("validation loss", validation_loss, n_batches, n_batches)

@@ -44,7 +44,7 @@ from mlpkit.data import (
 )
 from mlpkit.errors import DataError
 from mlpkit.moments import RunningMoments
-from mlpkit.preprocessing import TabularPreprocessor
+from mlpkit.preprocessing import TabularPreprocessor, warn_constant_columns
 from mlpkit.sources import RowBlock, RowSource, check_block_rows
 from mlpkit.streaming_targets import TargetStatistics
 from mlpkit.tasks import TargetEncoder
@@ -276,6 +276,7 @@ def learn_statistics(
     preprocessor = TabularPreprocessor.from_config(
         {"standardize": standardize, "columns": column_configs}
     )
+    warn_constant_columns(preprocessor, where)
     encoder = TargetEncoder.from_config(target.encoder_config(task, standardize, where))
     logger.debug(
         "learned %r from %d training rows of %s", preprocessor, n_training_rows, where

@@ -66,15 +66,18 @@ class StoppingRule:
     def __post_init__(self) -> None:
         if int(self.max_epochs) < 1:
             raise ParameterError(
-                f"max_epochs must be at least 1; received: max_epochs={self.max_epochs!r}"
+                f"max_epochs must be at least 1; received: max_epochs={self.max_epochs!r}",
+                parameter="max_epochs",
             )
         if int(self.patience) < 1:
             raise ParameterError(
-                f"patience must be at least 1; received: patience={self.patience!r}"
+                f"patience must be at least 1; received: patience={self.patience!r}",
+                parameter="patience",
             )
         if not (0.0 <= float(self.tolerance) < 1.0):
             raise ParameterError(
-                f"tolerance must be in [0, 1); received: tolerance={self.tolerance!r}"
+                f"tolerance must be in [0, 1); received: tolerance={self.tolerance!r}",
+                parameter="tolerance",
             )
 
     def improves(self, loss: float, best: float) -> bool:
@@ -183,23 +186,35 @@ def run_epoch(
     start_parameters = network.parameters.copy()
     progress = TrainingProgress(History())
     try:
-        _run_batches(
-            network,
-            optimizer,
-            X,
-            y,
-            sample_weight,
-            batch_size,
-            rng,
-            progress,
-            schedule=schedule,
-        )
+        with silenced_float_errors():
+            _run_batches(
+                network,
+                optimizer,
+                X,
+                y,
+                sample_weight,
+                batch_size,
+                rng,
+                progress,
+                schedule=schedule,
+            )
         _check_weights(network, progress)
     except Divergence as divergence:
         network.parameters[...] = start_parameters
         restored = "its weights from before this epoch"
         raise diverged_error(divergence, None, optimizer, None, restored) from None
     return progress.loss_sum / progress.weight_sum
+
+
+def silenced_float_errors() -> np.errstate:
+    """Return a context that keeps NumPy from warning about overflow and NaN.
+
+    The training loops check every batch loss and, after each epoch, the
+    weights and the validation loss, and raise Divergence for a value that is
+    NaN or infinite. NumPy's RuntimeWarnings about the same values would only
+    print before that error.
+    """
+    return np.errstate(over="ignore", invalid="ignore", divide="ignore")
 
 
 class Divergence(Exception):
@@ -376,7 +391,8 @@ def train(
     """
     if int(batch_size) < 1:
         raise ParameterError(
-            f"batch_size must be at least 1; received: batch_size={batch_size!r}"
+            f"batch_size must be at least 1; received: batch_size={batch_size!r}",
+            parameter="batch_size",
         )
     if progress is None:
         monitor = "validation_loss" if validation else "train_loss"
@@ -397,18 +413,19 @@ def train(
 
     try:
         for epoch in range(progress.epoch, int(stopping.max_epochs) + 1):
-            finished = _run_batches(
-                network,
-                optimizer,
-                X,
-                y,
-                sample_weight,
-                batch_size,
-                rng,
-                progress,
-                stop_requested,
-                schedule,
-            )
+            with silenced_float_errors():
+                finished = _run_batches(
+                    network,
+                    optimizer,
+                    X,
+                    y,
+                    sample_weight,
+                    batch_size,
+                    rng,
+                    progress,
+                    stop_requested,
+                    schedule,
+                )
             if not finished:
                 history.interrupted = True
                 break
@@ -485,7 +502,8 @@ def _end_epoch(
 
     validation_loss = None
     if validation is not None:
-        validation_loss = network.loss_value(*validation)
+        with silenced_float_errors():
+            validation_loss = network.loss_value(*validation)
         if not math.isfinite(validation_loss):
             raise Divergence(
                 "validation loss",
