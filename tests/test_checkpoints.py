@@ -369,7 +369,7 @@ def test_cli_resume_with_other_architecture_fails(tmp_path, capsys):
     err = capsys.readouterr().err
 
     assert status == 2
-    assert "--hidden=[6], but this run has --hidden=[9]" in err
+    assert "--hidden=6, but this run has --hidden=9" in err
     assert not (tmp_path / "b.mlpkit").exists()
 
 

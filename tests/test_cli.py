@@ -18,7 +18,7 @@ from mlpkit.cli import commands as cli_commands
 from mlpkit.cli import parser as cli_parser
 from mlpkit.cli import main
 from mlpkit.data import read_csv
-from mlpkit.errors import DataError, ModelFileError
+from mlpkit.errors import DataError
 from mlpkit.model import MLP
 
 SRC = Path(__file__).resolve().parents[1] / "src"
@@ -88,7 +88,13 @@ def classifier(tmp_path_factory) -> tuple[Path, Path]:
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("100", (100,)), ("64,32", (64, 32)), (" 8 , 4 ", (8, 4)), ("", ())],
+    [
+        ("100", (100,)),
+        ("64,32", (64, 32)),
+        (" 8 , 4 ", (8, 4)),
+        ("none", ()),
+        ("None", ()),
+    ],
 )
 def test_parse_hidden_layers_valid(text, expected):
     assert cli_parser.parse_hidden_layers(text) == expected
@@ -173,15 +179,18 @@ def test_train_prints_summary(classifier, tmp_path, capsys):
     assert model.is_file()
 
 
-def test_train_global_flags_before_command(classifier, tmp_path, capsys):
+def test_train_global_flags_before_command(
+    classifier, tmp_path, capsys, monkeypatch
+):
+    monkeypatch.setattr(cli_commands, "stderr_is_terminal", lambda: True)
     data, _ = classifier
     model = tmp_path / "quiet.mlpkit"
-    status, out, _ = run_cli(
+    status, _, err = run_cli(
         capsys, "--quiet", "train", data, "--target", "label", *FAST, "-o", model
     )
 
     assert status == 0
-    assert "held-out metrics" not in out
+    assert "epoch 5/5" not in err
     assert model.is_file()
 
 
@@ -609,11 +618,15 @@ def test_missing_model_file(classifier, tmp_path, capsys):
     "argv",
     [["--debug", "info", "nosuch.mlpkit"], ["info", "nosuch.mlpkit", "--debug"]],
 )
-def test_debug_reraises(tmp_path, monkeypatch, argv):
+def test_debug_shows_traceback_exits_two(tmp_path, monkeypatch, capsys, argv):
     monkeypatch.chdir(tmp_path)
 
-    with pytest.raises(ModelFileError):
-        main(argv)
+    status, _, err = run_cli(capsys, *argv)
+
+    assert status == 2
+    assert "Traceback" in err
+    assert "ModelFileError" in err
+    assert err.strip().splitlines()[-1].startswith("error: model file")
 
 
 def test_debug_shows_log_records(classifier, tmp_path, capsys):

@@ -139,9 +139,9 @@ def test_explain_model_row_without_target(saved_models, capsys):
     [
         ([], "explain MODEL needs DATA too"),
         (["DATA", "--seed", "2"], "--seed and --learning-rate set up the XOR demo"),
-        (["DATA", "--row", "0"], "row must be between 1 and 60"),
-        (["DATA", "--row", "61"], "row must be between 1 and 60"),
-        (["DATA", "--steps", "0"], "steps must be at least 1"),
+        (["DATA", "--row", "0"], "argument --row: invalid row number '0'"),
+        (["DATA", "--row", "61"], "--row must be between 1 and 60"),
+        (["DATA", "--steps", "0"], "argument --steps: invalid number of steps '0'"),
     ],
 )
 def test_explain_model_errors(saved_models, capsys, extra, words):
@@ -199,13 +199,14 @@ def test_plot_network(saved_models, tmp_path, capsys):
     assert_png(path)
 
 
-def test_plot_quiet_prints_nothing(saved_models, tmp_path, capsys):
+def test_plot_quiet_names_written_file(saved_models, tmp_path, capsys):
+    path = tmp_path / "p.png"
     status, out, _ = run_cli(
-        capsys, "plot", saved_models["regressor"], "-o", tmp_path / "p.png", "--quiet"
+        capsys, "plot", saved_models["regressor"], "-o", path, "--quiet"
     )
 
     assert status == 0
-    assert out == ""
+    assert out.strip() == f"wrote learning curves to {path}"
 
 
 @pytest.mark.parametrize(

@@ -237,7 +237,7 @@ def test_anomalies_rejects_classifier(capsys, classifier):
     status, _, err = run_cli(capsys, "anomalies", model_path, data)
 
     assert status == 2
-    assert "supervised MLP, not an autoencoder" in err
+    assert "contains a supervised model, but 'mlpkit anomalies' needs an" in err
 
 
 def test_predict_rejects_autoencoder(capsys, autoencoder):
@@ -246,7 +246,7 @@ def test_predict_rejects_autoencoder(capsys, autoencoder):
     status, _, err = run_cli(capsys, "predict", model_path, data)
 
     assert status == 2
-    assert "kind 'autoencoder', not a supervised MLP" in err
+    assert "contains an autoencoder, but 'mlpkit predict' needs a model" in err
 
 
 # info, importance and plot --importance

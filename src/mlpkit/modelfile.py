@@ -105,42 +105,58 @@ MAX_ARRAY_DIMENSIONS = 32
 TEMPORARY_NAME_ATTEMPTS = 100
 """Random temporary names tried before :func:`write_atomically` gives up."""
 
+FILE_TYPE_NAMES = {
+    stat.S_IFIFO: "FIFO",
+    stat.S_IFCHR: "character device",
+    stat.S_IFBLK: "block device",
+    stat.S_IFSOCK: "socket",
+}
+"""The names that messages use for files that are neither regular nor directories."""
+
 
 def write_atomically(path: str | os.PathLike, write: Any) -> None:
     """Call ``write(file)`` on a temporary file, then rename it to ``path``.
 
-    The file gets the permissions that ``open(path, "wb")`` would give it:
-    those of the regular file it replaces, or else ``0o666`` less the umask.
+    A symlink is followed: the temporary file is created in the directory of
+    the file that the link resolves to and renamed onto that file, so the link
+    stays a link. The file gets the permissions that ``open(path, "wb")`` would
+    give it: those of the regular file it replaces, or else ``0o666`` less the
+    umask.
 
     Raises
     ------
     ParameterError
-        If ``path`` is a directory, or its directory does not exist.
+        If ``path`` exists but is not a regular file (a directory, FIFO, device
+        or socket), or its directory does not exist.
     OSError
         If the temporary file cannot be created or renamed, for example in a
         directory without write permission; the error names ``path``.
     """
     path = Path(path)
+    check_replaceable_file(path)
     directory = path.parent if str(path.parent) else Path(".")
-    if path.is_dir():
-        raise ParameterError(
-            f"cannot write {str(path)!r} because it is a directory; pass a file path"
-        )
     if not directory.is_dir():
         raise ParameterError(
             f"cannot write {str(path)!r} because its directory {str(directory)!r} "
             "does not exist; create the directory first"
         )
+    target = Path(os.path.realpath(path))
+    if not target.parent.is_dir():
+        raise ParameterError(
+            f"cannot write {str(path)!r} because it is a symlink to {str(target)!r},"
+            f" whose directory {str(target.parent)!r} does not exist; create the "
+            "directory or change the link"
+        )
 
-    descriptor, temporary = _create_temporary_file(path)
+    descriptor, temporary = _create_temporary_file(target, path)
     try:
         with os.fdopen(descriptor, "wb") as file:
             write(file)
             file.flush()
             os.fsync(file.fileno())
-        _copy_permissions(path, temporary)
+        _copy_permissions(target, temporary)
         try:
-            os.replace(temporary, path)
+            os.replace(temporary, target)
         except OSError as error:
             raise OSError(error.errno, error.strerror, str(path)) from error
     except BaseException:
@@ -148,15 +164,42 @@ def write_atomically(path: str | os.PathLike, write: Any) -> None:
         raise
 
 
-def _create_temporary_file(path: Path) -> tuple[int, Path]:
-    """Create a new empty file next to ``path`` and return its descriptor and path.
+def check_replaceable_file(path: str | os.PathLike, name: str | None = None) -> None:
+    """Raise ParameterError unless ``path`` is missing or a regular file.
 
-    The file is created with mode ``0o666``, which the kernel masks with the
-    process's umask as for ``open()``. ``tempfile.mkstemp`` would use ``0o600``.
+    Symlinks are followed, so a link to a regular file passes. ``name`` is how
+    the message refers to the path, ``'PATH'`` by default. Errors of ``stat``
+    other than a missing file, such as a symlink loop, propagate as OSError.
+    """
+    if name is None:
+        name = repr(str(path))
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return
+    if stat.S_ISREG(mode):
+        return
+    if stat.S_ISDIR(mode):
+        raise ParameterError(
+            f"cannot write {name} because it is a directory; pass a file path"
+        )
+    kind = FILE_TYPE_NAMES.get(stat.S_IFMT(mode), "special file")
+    raise ParameterError(
+        f"cannot write {name} because it is a {kind}, not a regular file; pass a "
+        "path to a regular file"
+    )
+
+
+def _create_temporary_file(target: Path, path: Path) -> tuple[int, Path]:
+    """Create a new empty file next to ``target`` and return its descriptor and path.
+
+    ``path`` is the name that errors report. The file is created with mode
+    ``0o666``, which the kernel masks with the process's umask as for
+    ``open()``. ``tempfile.mkstemp`` would use ``0o600``.
     """
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
     for _ in range(TEMPORARY_NAME_ATTEMPTS):
-        temporary = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+        temporary = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
         try:
             return os.open(temporary, flags, 0o666), temporary
         except FileExistsError:

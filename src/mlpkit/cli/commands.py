@@ -9,6 +9,7 @@ import math
 import signal
 import sys
 import threading
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
@@ -22,7 +23,13 @@ from sklearn.model_selection import train_test_split
 
 from ..data import describe_source, format_columns, read_csv, split_target
 from ..datasets import DATASET_NAMES, is_dataset_name, load_dataset
-from ..errors import DataError, MlpkitError, ParameterError, TrainingDivergedError
+from ..errors import (
+    DataError,
+    DataWarning,
+    MlpkitError,
+    ParameterError,
+    TrainingDivergedError,
+)
 from ..model import MLP
 from ..modelfile import write_atomically
 from ..plotting import (
@@ -60,7 +67,9 @@ from .input_checks import (
     first_line,
     is_classification,
 )
+from .model_loading import load_mlp
 from .option_names import settings_from_options
+from .output_paths import check_output_paths
 from .train_options import split_weight_column
 
 logger = logging.getLogger(__name__)
@@ -233,10 +242,20 @@ def load_weighted_training_data(
             check_column_found(features, weight_column, "weight", source)
             features, weights = split_weight_column(features, weight_column, source)
     check_target_values(target, source)
-    # Reject text, infinity and empty columns in any row now, before training,
-    # instead of after it when the test rows are evaluated.
-    TabularPreprocessor().fit(features, source=source)
+    check_feature_values(features, source)
     return features, target, weights, source
+
+
+def check_feature_values(features: pd.DataFrame, source: str) -> None:
+    """Reject text, infinity and empty columns in any row of ``features``.
+
+    Training fits its preprocessing on the training rows only, so a bad value
+    in a test row would otherwise surface after training. The data warnings of
+    this fit are dropped because training repeats them for its own rows.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DataWarning)
+        TabularPreprocessor().fit(features, source=source)
 
 
 class TrainingStopped(Exception):
@@ -352,11 +371,10 @@ def run_train(args: argparse.Namespace, out: Console, err: Console) -> None:
             )
     save_model_and_curves(model, args)
 
-    if not args.quiet:
-        out.print(training_table(model, test_scores, test_rows.size))
-        best_epoch = model.history_.best_epoch
-        print_text(out, f"best epoch: {best_epoch} of {model.history_.epochs}")
-        print_text(out, f"converged: {convergence_text(model)}")
+    out.print(training_table(model, test_scores, test_rows.size))
+    best_epoch = model.history_.best_epoch
+    print_text(out, f"best epoch: {best_epoch} of {model.history_.epochs}")
+    print_text(out, f"converged: {convergence_text(model)}")
     print_text(out, f"saved model to {args.output}")
     if checkpoint is not None:
         print_text(out, f"saved checkpoint to {checkpoint}")
@@ -395,12 +413,11 @@ def run_train_streaming(
     save_model_and_curves(model, args)
 
     split = model.block_split_
-    if not args.quiet:
-        n_test = split.count_rows(split.test_blocks)
-        out.print(training_table(model, model.test_scores_, n_test))
-        best_epoch = model.history_.best_epoch
-        print_text(out, f"best epoch: {best_epoch} of {model.history_.epochs}")
-        print_text(out, f"converged: {convergence_text(model)}")
+    n_test = split.count_rows(split.test_blocks)
+    out.print(training_table(model, model.test_scores_, n_test))
+    best_epoch = model.history_.best_epoch
+    print_text(out, f"best epoch: {best_epoch} of {model.history_.epochs}")
+    print_text(out, f"converged: {convergence_text(model)}")
     print_text(
         out,
         f"streamed {split.n_rows} rows of {source.path} in {split.n_blocks} blocks "
@@ -542,25 +559,31 @@ def prediction_frame(
 
 
 def run_predict(args: argparse.Namespace, out: Console, err: Console) -> None:
-    model = MLP.load(args.model)
-    if args.output is not None:
-        check_output_path(args.output)
+    # "-o -" writes to stdout, as leaving out -o does.
+    output = None if str(args.output) == "-" else args.output
+    check_output_paths(
+        {"--output": output},
+        {"the model file": args.model, "the data file": args.data},
+        stdout_advice="leave out --output, or pass --output -, to write to stdout",
+    )
+    model = load_mlp(args.model, "predict")
+    if output is not None:
+        check_output_path(output)
     frame, source, _ = read_table(args.data, args.sep)
     with reported_warnings(err):
         predictions = prediction_frame(model, frame, source)
     text = predictions.to_csv(index=False)
 
-    if args.output is None:
+    if output is None:
         sys.stdout.write(text)
         return
-    with translate_write_errors(args.output):
-        write_atomically(args.output, lambda file: file.write(text.encode("utf-8")))
-    if not args.quiet:
-        print_text(err, f"wrote {len(predictions)} predictions to {args.output}")
+    with translate_write_errors(output):
+        write_atomically(output, lambda file: file.write(text.encode("utf-8")))
+    print_text(err, f"wrote {len(predictions)} predictions to {output}")
 
 
 def run_evaluate(args: argparse.Namespace, out: Console, err: Console) -> None:
-    model = MLP.load(args.model)
+    model = load_mlp(args.model, "evaluate")
     frame, source, _ = read_table(args.data, args.sep)
     names = model.target_encoder_.target_names_
     missing = [name for name in names if name not in frame.columns]
@@ -587,7 +610,7 @@ def run_evaluate(args: argparse.Namespace, out: Console, err: Console) -> None:
 
 
 def run_info(args: argparse.Namespace, out: Console, err: Console) -> None:
-    model = MLP.load(args.model)
+    model = load_mlp(args.model, "info")
     out.print(layers_table(model))
     print_text(out, f"task: {task_text(model)}")
     out.print(preprocessing_table(model.preprocessor_))

@@ -7,6 +7,7 @@ import sys
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -17,7 +18,7 @@ from ..metrics import METRIC_LABELS
 from ..model import MLP
 from ..preprocessing import NUMERIC, TabularPreprocessor
 from ..training import EpochCallback, EpochRecord
-from .option_names import rewrite_setting_names
+from .option_names import NO_HIDDEN_LAYERS, SETTING_OPTIONS, rewrite_setting_names
 
 logger = logging.getLogger(__name__)
 
@@ -193,12 +194,21 @@ def preprocessing_table(preprocessor: TabularPreprocessor) -> Table:
     return table
 
 
+def setting_text(value: Any) -> str:
+    """Return a setting's value as ``train`` takes it: ``64,32`` for ``(64, 32)``."""
+    if isinstance(value, (list, tuple)):
+        return ",".join(str(item) for item in value) or NO_HIDDEN_LAYERS
+    return str(value)
+
+
 def settings_table(model: MLP) -> Table:
+    """Tabulate each setting with the ``train`` option that sets it, and its value."""
     table = Table(title="training settings")
     table.add_column("setting")
+    table.add_column("option")
     table.add_column("value")
     for name, value in model.get_settings().items():
-        table.add_row(name, str(value))
+        table.add_row(name, SETTING_OPTIONS.get(name, "–"), setting_text(value))
     return table
 
 

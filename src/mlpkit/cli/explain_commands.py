@@ -16,7 +16,6 @@ from ..explain import (
     render_explanation,
     split_model_data,
 )
-from ..model import MLP
 from ..plotting import (
     check_png_path,
     plot_model,
@@ -26,6 +25,8 @@ from ..plotting import (
 )
 from .commands import read_table, translate_write_errors
 from .display import print_text, reported_warnings
+from .model_loading import load_mlp
+from .output_paths import check_output_paths
 
 
 def run_explain(args: argparse.Namespace, out: Console, err: Console) -> None:
@@ -47,7 +48,7 @@ def run_explain(args: argparse.Namespace, out: Console, err: Console) -> None:
                 "--seed and --learning-rate set up the XOR demo; a saved model "
                 "steps with its own settings, so leave them out"
             )
-        model = MLP.load(args.model)
+        model = load_mlp(args.model, "explain")
         frame, source, _ = read_table(args.data)
         with reported_warnings(err):
             explanation = explain_row(model, frame, args.row, args.steps, source)
@@ -76,7 +77,11 @@ def run_plot(args: argparse.Namespace, out: Console, err: Console) -> None:
     output = check_plot_output(
         args.output or default_plot_path(args.model, args.network)
     )
-    model = MLP.load(args.model)
+    check_output_paths(
+        {"--output" if args.output else "output": output},
+        {"the model file": args.model, "the data file": args.data},
+    )
+    model = load_mlp(args.model, "plot")
 
     if args.network:
         figure = plot_model_network(model)
@@ -93,5 +98,4 @@ def run_plot(args: argparse.Namespace, out: Console, err: Console) -> None:
             description = "learning curves and results"
     with translate_write_errors(output):
         save_figure(figure, output)
-    if not args.quiet:
-        print_text(out, f"wrote {description} to {output}")
+    print_text(out, f"wrote {description} to {output}")

@@ -22,6 +22,7 @@ from sklearn.model_selection import train_test_split
 
 from ..autoencoder import AUTOENCODER_KIND, Autoencoder
 from ..crossval import CrossValidationResult, FoldResult, cross_validate
+from ..data import format_columns
 from ..errors import DataError, ParameterError
 from ..explain import split_model_data
 from ..importance import (
@@ -32,11 +33,10 @@ from ..importance import (
 )
 from ..metrics import METRIC_LABELS
 from ..model import MLP
-from ..model_io import MODEL_KIND_KEY
-from ..modelfile import load_model_file, write_atomically
+from ..modelfile import write_atomically
 from ..plotting import plot_importance, save_figure
-from ..preprocessing import TabularPreprocessor
 from .commands import (
+    check_feature_values,
     check_output_path,
     check_training_rows,
     count_classes,
@@ -65,8 +65,10 @@ from .display import (
     settings_table,
 )
 from .explain_commands import check_plot_output, run_plot
+from .output_paths import check_output_paths, check_train_output_paths
 from .parser import parse_target_names
-from .train_options import warn_ignored_optimizer_options
+from .ignored_options import warn_ignored_options
+from .model_loading import load_autoencoder, load_mlp, model_kind
 
 AUTOENCODER_SETTINGS = tuple(inspect.signature(Autoencoder).parameters)
 """Names of the Autoencoder constructor arguments, taken from the train options."""
@@ -77,8 +79,9 @@ AUTOENCODER_SETTINGS = tuple(inspect.signature(Autoencoder).parameters)
 
 def run_train_command(args: argparse.Namespace, out: Console, err: Console) -> None:
     """Run ``train``: an autoencoder, cross-validation then a model, or a model."""
+    check_train_output_paths(args)
     with reported_warnings(err):
-        warn_ignored_optimizer_options(args)
+        warn_ignored_options(args, streaming=use_streaming(args))
     if args.autoencoder:
         run_train_autoencoder(args, out, err)
     elif args.folds is not None:
@@ -191,17 +194,16 @@ def run_train_autoencoder(args: argparse.Namespace, out: Console, err: Console) 
             test_error = float(errors.mean())
     save_model_and_curves(model, args)
 
-    if not args.quiet:
-        print_text(out, f"autoencoder: {model.network_!r}")
-        if test_error is not None:
-            print_text(
-                out,
-                f"mean reconstruction error on {test_rows.size} test rows: "
-                f"{format_number(test_error)}",
-            )
-        history = model.history_
-        print_text(out, f"best epoch: {history.best_epoch} of {history.epochs}")
-        print_text(out, f"converged: {convergence_text(model)}")
+    print_text(out, f"autoencoder: {model.network_!r}")
+    if test_error is not None:
+        print_text(
+            out,
+            f"mean reconstruction error on {test_rows.size} test rows: "
+            f"{format_number(test_error)}",
+        )
+    history = model.history_
+    print_text(out, f"best epoch: {history.best_epoch} of {history.epochs}")
+    print_text(out, f"converged: {convergence_text(model)}")
     print_text(out, f"saved autoencoder to {args.output}")
     if args.plot is not None:
         print_text(out, f"saved learning curves to {args.plot}")
@@ -218,6 +220,13 @@ def _check_autoencoder_options(args: argparse.Namespace) -> None:
             "--checkpoint and --resume are not supported with --autoencoder; "
             "leave them out"
         )
+    if args.weight_column is not None:
+        raise ParameterError(
+            "--weight-column weighs rows in the loss of supervised training, but "
+            "an autoencoder takes no row weights and would read the column as an "
+            "input; leave out --weight-column, or pass the column to --target to "
+            "leave it out of the inputs"
+        )
     if use_streaming(args):
         raise ParameterError(
             "--autoencoder needs the data in memory, but DATA would be streamed; "
@@ -232,8 +241,9 @@ def autoencoder_settings(args: argparse.Namespace) -> dict[str, Any]:
     defaults (100 hidden units, relu) make a poor autoencoder: 100 units can
     copy the inputs through without learning their structure.
 
-    NOTE: train options that the Autoencoder constructor lacks, such as the
-    task and any regularization settings of the MLP, are ignored here.
+    Train options that the Autoencoder constructor lacks, such as ``--task``
+    and the regularization options, are left out; ``train`` warns about each
+    one given (:mod:`mlpkit.cli.ignored_options`).
     """
     given = getattr(args, "given_options", set())
     settings = {}
@@ -259,8 +269,7 @@ def load_autoencoder_data(args: argparse.Namespace) -> tuple[pd.DataFrame, str |
     features = frame
     if targets:
         features, _ = split_columns(frame, targets, source)
-    # Reject text, infinity and empty columns in any row now, before training.
-    TabularPreprocessor().fit(features, source=source)
+    check_feature_values(features, source)
     return features, source
 
 
@@ -285,19 +294,13 @@ def split_rows(
 # info and plot
 
 
-def model_kind(path: str | Path) -> str | None:
-    """Return the kind named in a model file, such as ``"autoencoder"``; None for MLPs."""
-    metadata, _ = load_model_file(path)
-    return metadata.get(MODEL_KIND_KEY)
-
-
 def run_info_command(args: argparse.Namespace, out: Console, err: Console) -> None:
     """Run ``info``: an autoencoder's description, or an MLP's with its importance."""
     if model_kind(args.model) == AUTOENCODER_KIND:
         run_autoencoder_info(args, out)
         return
     run_info(args, out, err)
-    out.print(gedeon_table(gedeon_importance(MLP.load(args.model))))
+    out.print(gedeon_table(gedeon_importance(load_mlp(args.model, "info"))))
 
 
 def run_autoencoder_info(args: argparse.Namespace, out: Console) -> None:
@@ -338,7 +341,11 @@ def run_plot_command(args: argparse.Namespace, out: Console, err: Console) -> No
         )
     default = Path(args.model).with_name(Path(args.model).stem + "-importance.png")
     output = check_plot_output(args.output or default)
-    model = MLP.load(args.model)
+    check_output_paths(
+        {"--output" if args.output else "output": output},
+        {"the model file": args.model, "the data file": args.data},
+    )
+    model = load_mlp(args.model, "plot")
 
     permutation = None
     metric = ""
@@ -350,8 +357,7 @@ def run_plot_command(args: argparse.Namespace, out: Console, err: Console) -> No
     figure = plot_importance(gedeon_importance(model), permutation, metric)
     with translate_write_errors(output):
         save_figure(figure, output)
-    if not args.quiet:
-        print_text(out, f"wrote variable importance to {output}")
+    print_text(out, f"wrote variable importance to {output}")
 
 
 # importance
@@ -366,8 +372,8 @@ def permutation_on_data(
     if target is None:
         names = list(model.target_encoder_.target_names_)
         raise DataError(
-            f"{source or data} lacks the target column(s) {names}; permutation "
-            "importance compares predictions with them, so add them"
+            f"{source or data} lacks the target column(s) {format_columns(names)}; "
+            "permutation importance compares predictions with them, so add them"
         )
     return permutation_importance(
         model, features, target, n_repeats=repeats, seed=seed, source=source
@@ -375,7 +381,7 @@ def permutation_on_data(
 
 
 def run_importance(args: argparse.Namespace, out: Console, err: Console) -> None:
-    model = MLP.load(args.model)
+    model = load_mlp(args.model, "importance")
     with reported_warnings(err):
         result = permutation_on_data(
             model, args.data, args.sep, args.repeats, args.seed
@@ -405,7 +411,11 @@ def run_importance(args: argparse.Namespace, out: Console, err: Console) -> None
 
 
 def run_anomalies(args: argparse.Namespace, out: Console, err: Console) -> None:
-    model = Autoencoder.load(args.model)
+    check_output_paths(
+        {"--output": args.output},
+        {"the autoencoder file": args.model, "the data file": args.data},
+    )
+    model = load_autoencoder(args.model)
     if args.output is not None:
         check_output_path(args.output)
     frame, source, _ = read_table(args.data, args.sep)

@@ -1,10 +1,11 @@
-"""The ``train`` option that sets each MLP setting, and messages rewritten to use it.
+"""The option that sets each library argument, and messages rewritten to use it.
 
 The library names settings as Python does (``max_epochs``), but a user of the
 command line typed ``--epochs``. :data:`SETTING_OPTIONS` is the one table
-between the two. ``train`` builds the MLP settings from it, and
+between the two for ``train``, and :data:`COMMAND_OPTIONS` adds the arguments
+of the other commands. ``train`` builds the MLP settings from the table, and
 :func:`error_message` and :func:`rewrite_setting_names` rewrite errors and
-warnings with it.
+warnings with it, writing values as they are typed (``--hidden=64,32``).
 """
 
 from __future__ import annotations
@@ -70,12 +71,30 @@ the iteration cap of L-BFGS, which ``--epochs`` sets."""
 
 MESSAGE_OPTIONS = {**SETTING_OPTIONS, **OTHER_NAME_OPTIONS}
 
+COMMAND_OPTIONS: dict[str, dict[str, str]] = {
+    "train": MESSAGE_OPTIONS,
+    "explain": {
+        "row": "--row",
+        "steps": "--steps",
+        "seed": "--seed",
+        "learning_rate": "--learning-rate",
+    },
+    "importance": {"n_repeats": "--repeats", "seed": "--seed"},
+}
+"""The option behind each argument name in library messages, by command."""
+
+NO_HIDDEN_LAYERS = "none"
+"""The ``--hidden`` value for a network without hidden layers."""
+
 # Boolean flags take no value, so ``nesterov=True`` has no ``--nesterov=…`` form.
 _FLAG_SETTINGS = ("nesterov", "standardize")
 
 # A value as the library writes it after ``name=``: quoted text, a bracketed
 # tuple or list, or a run of characters up to a space, comma or semicolon.
 _VALUE = r"'[^']*'|\"[^\"]*\"|\([^)]*\)|\[[^\]]*\]|[^\s,;]+"
+
+# NumPy 2 writes the repr of a scalar as ``np.float64(0.5)`` where a user typed 0.5.
+_NUMPY_SCALAR = r"\bnp\.[a-z_]+\d*\(([^()]*)\)"
 
 
 def option_dest(option: str) -> str:
@@ -97,58 +116,83 @@ def _name_pattern(name: str) -> str:
     return rf"(?<![\w-]){re.escape(name)}(?![\w-])"
 
 
-def _assignment(match: re.Match[str], option: str) -> str:
-    value = match.group("value")
-    if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-        value = value[1:-1]
-    return f"{option}={value}"
+def option_value(value: str, option: str) -> str:
+    """Return a value from a library message as it is typed after ``option``.
 
-
-def rewrite_setting_names(message: str) -> str:
-    """Rewrite ``name=value`` and names with an underscore as ``train`` options.
-
-    ``max_epochs=0`` becomes ``--epochs=0`` for every setting. Names with an
-    underscore, such as ``max_epochs``, are rewritten wherever they stand,
-    because no English word contains one. A one-word name such as ``loss`` is
-    left alone here, so that "a regression loss" keeps its meaning.
+    Quotes go, and a tuple or list becomes comma-separated items:
+    ``(0.3, 0.2)`` is typed ``0.3,0.2``, and an empty ``--hidden`` is ``none``.
     """
-    text = message
-    for name, option in MESSAGE_OPTIONS.items():
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+        return value[1:-1]
+    if len(value) >= 2 and value[0] + value[-1] in ("()", "[]"):
+        items = [item.strip().strip("'\"") for item in value[1:-1].split(",")]
+        typed = ",".join(item for item in items if item)
+        if not typed and option == "--hidden":
+            return NO_HIDDEN_LAYERS
+        return typed
+    return value
+
+
+def _assignment(match: re.Match[str], option: str) -> str:
+    return f"{option}={option_value(match.group('value'), option)}"
+
+
+def _is_identifier(name: str) -> bool:
+    # No English word contains an underscore or a digit, so names such as
+    # max_epochs and beta2 can be rewritten wherever they stand.
+    return any(character == "_" or character.isdigit() for character in name)
+
+
+def rewrite_setting_names(
+    message: str, options: dict[str, str] = MESSAGE_OPTIONS
+) -> str:
+    """Rewrite ``name=value`` and identifier-like names as the options in ``options``.
+
+    ``options`` maps argument names to options, by default those of ``train``.
+    ``max_epochs=0`` becomes ``--epochs=0`` for every name, with the value as
+    it is typed. Names with an underscore or a digit, such as ``max_epochs`` and
+    ``beta2``, are rewritten wherever they stand. A one-word name such as
+    ``loss`` is left alone here, so that "a regression loss" keeps its meaning.
+    """
+    text = re.sub(_NUMPY_SCALAR, r"\1", message)
+    for name, option in options.items():
         if name in _FLAG_SETTINGS:
             continue
         pattern = _name_pattern(name) + rf"=(?P<value>{_VALUE})"
         text = re.sub(pattern, lambda match, o=option: _assignment(match, o), text)
 
-    for name, option in MESSAGE_OPTIONS.items():
-        if "_" in name:
+    for name, option in options.items():
+        if _is_identifier(name):
             text = re.sub(_name_pattern(name), option, text)
     return text
 
 
-def _opening_setting(message: str) -> str | None:
-    """Return the setting whose name opens ``message``, such as ``loss``, or None."""
-    for name in MESSAGE_OPTIONS:
+def _opening_setting(message: str, options: dict[str, str]) -> str | None:
+    """Return the name in ``options`` that opens ``message``, such as ``loss``."""
+    for name in options:
         if re.match(_name_pattern(name), message):
             return name
     return None
 
 
-def error_message(error: Exception) -> str:
-    """Return the message of an error from ``train`` in terms of its options.
+def error_message(error: Exception, command: str = "train") -> str:
+    """Return the message of an error from ``command`` in terms of its options.
 
-    The setting an error is about is its ``parameter`` attribute where it has
+    The argument an error is about is its ``parameter`` attribute where it has
     one. Otherwise, for a :class:`~mlpkit.errors.ParameterError`, it is the
-    setting whose name opens the message. That name becomes the option, or,
-    if the message does not name the setting at all, the option is put in
-    front of it.
+    argument whose name opens the message. That name becomes the option, or,
+    if the message does not name the argument at all, the option is put in
+    front of it. For a command without an entry in :data:`COMMAND_OPTIONS`,
+    only NumPy scalars such as ``np.float64(0.5)`` are written as typed.
     """
+    options = COMMAND_OPTIONS.get(command, {})
     message = str(error)
     parameter = getattr(error, "parameter", None)
     if parameter is None and isinstance(error, ParameterError):
-        parameter = _opening_setting(message)
-    text = rewrite_setting_names(message)
+        parameter = _opening_setting(message, options)
+    text = rewrite_setting_names(message, options)
 
-    option = MESSAGE_OPTIONS.get(parameter or "")
+    option = options.get(parameter or "")
     if option is None:
         return text
     opening = re.match(_name_pattern(parameter), text)

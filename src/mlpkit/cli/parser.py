@@ -6,8 +6,9 @@ import argparse
 import inspect
 import logging
 import math
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from .. import __version__
 from ..activations import HIDDEN_ACTIVATIONS
@@ -17,6 +18,7 @@ from ..explain import DEMO_LEARNING_RATE, DEMO_SEED
 from ..importance import DEFAULT_REPEATS
 from ..model import MLP
 from ..settings import MODEL_TASKS, OPTIMIZER_NAMES
+from .option_names import NO_HIDDEN_LAYERS
 from .train_options import (
     FRACTION,
     POSITIVE,
@@ -67,13 +69,79 @@ MLP_DEFAULTS = {
 }
 """Defaults of the MLP constructor, shown as the defaults of the train options."""
 
+MAX_EXPLAIN_STEPS = 10_000
+"""Maximum number of training steps that ``explain --steps`` takes.
+
+Ten times the steps in which the XOR demo classifies all four rows, and enough
+to watch a saved model's loss fall on one row, while keeping explain a short
+walk-through. Its loss table lists the first and last steps only."""
+
+
+class UsageError(Exception):
+    """A command line that the parser rejected, and the command whose help lists
+    the options."""
+
+    def __init__(self, message: str, prog: str):
+        super().__init__(message)
+        self.prog = prog
+
+    def __str__(self) -> str:
+        return f"{self.args[0]}; run '{self.prog} --help' for the options"
+
+
+class CommandParser(argparse.ArgumentParser):
+    """An ArgumentParser that raises UsageError instead of printing its usage.
+
+    argparse prints the whole usage block before a usage error. The command
+    line prints one line instead, which names the ``--help`` of the command.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.command_parsers: dict[str, argparse.ArgumentParser] = {}
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(message, self.prog)
+
+    def parse_args(  # type: ignore[override]
+        self,
+        args: Sequence[str] | None = None,
+        namespace: argparse.Namespace | None = None,
+    ) -> argparse.Namespace:
+        """Parse ``args``, and report unknown arguments with their command's help."""
+        parsed, extras = self.parse_known_args(args, namespace)
+        if extras:
+            command = getattr(parsed, "command", None)
+            parser = self.command_parsers.get(command, self)
+            parser.error(f"unrecognized arguments: {' '.join(extras)}")
+        return parsed
+
+
+class DefaultsHelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Show each option's default in its help, except a default of None.
+
+    None cannot be typed on the command line, so the help text of an option
+    with that default states what applies instead.
+    """
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default is None:
+            return action.help
+        return super()._get_help_string(action)
+
 # Parsing the command line
 
 
 def parse_hidden_layers(text: str) -> tuple[int, ...]:
-    """Parse ``--hidden``: comma-separated unit counts, or an empty string for none."""
-    if not text.strip():
+    """Parse ``--hidden``: comma-separated unit counts, or ``none`` for no layer."""
+    if text.strip().lower() == NO_HIDDEN_LAYERS:
         return ()
+    advice = (
+        "pass positive integers separated by commas, such as 64,32, or "
+        f"{NO_HIDDEN_LAYERS} for no hidden layer"
+    )
+    if not text.strip():
+        raise argparse.ArgumentTypeError(f"empty value; {advice}")
     sizes = []
     for part in text.split(","):
         try:
@@ -82,8 +150,7 @@ def parse_hidden_layers(text: str) -> tuple[int, ...]:
             units = 0
         if units < 1:
             raise argparse.ArgumentTypeError(
-                f"invalid layer size {part.strip()!r} in {text!r}; pass positive "
-                "integers separated by commas, such as 64,32"
+                f"invalid layer size {part.strip()!r} in {text!r}; {advice}"
             )
         sizes.append(units)
     return tuple(sizes)
@@ -173,6 +240,34 @@ def parse_positive_int(text: str) -> int:
     return value
 
 
+def parse_row_number(text: str) -> int:
+    """Parse ``explain --row``: a data row number, counting from 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(
+            f"invalid row number {text!r}; pass an integer of at least 1, where 1 "
+            "is the first row after the header"
+        )
+    return value
+
+
+def parse_explain_steps(text: str) -> int:
+    """Parse ``explain --steps``: an integer from 1 to MAX_EXPLAIN_STEPS."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= MAX_EXPLAIN_STEPS:
+        raise argparse.ArgumentTypeError(
+            f"invalid number of steps {text!r}; pass an integer from 1 to "
+            f"{MAX_EXPLAIN_STEPS}"
+        )
+    return value
+
+
 def parse_folds(text: str) -> int:
     """Parse ``--folds``: an integer of at least 2."""
     try:
@@ -188,7 +283,7 @@ def parse_folds(text: str) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """Build the ``mlpkit`` parser with its commands."""
-    parser = argparse.ArgumentParser(
+    parser = CommandParser(
         prog="mlpkit",
         description="Train multilayer perceptrons on tabular data and use them.",
     )
@@ -200,7 +295,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_global_options(common, default=argparse.SUPPRESS)
 
     commands = parser.add_subparsers(
-        title="commands", metavar="COMMAND", dest="command"
+        title="commands", metavar="COMMAND", dest="command", parser_class=CommandParser
     )
     commands.required = True
     _add_train_parser(commands, common)
@@ -211,6 +306,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_plot_parser(commands, common)
     _add_anomalies_parser(commands, common)
     _add_importance_parser(commands, common)
+    parser.command_parsers = dict(commands.choices)
     return parser
 
 
@@ -225,7 +321,9 @@ def _add_global_options(parser: argparse.ArgumentParser, default: Any) -> None:
         "--quiet",
         action="store_true",
         default=default,
-        help="show no progress bar and only the essential output",
+        help="hide the progress bar and the progress lines, such as each "
+        "cross-validation fold as it ends; results, warnings and the files "
+        "written are still shown",
     )
 
 
@@ -237,7 +335,7 @@ def _add_command(
         parents=[common],
         help=help_text,
         description=help_text,
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=DefaultsHelpFormatter,
     )
 
 
@@ -303,10 +401,12 @@ def _add_data_options(group: Any) -> None:
         help="column to predict, required for CSV data; repeat the option or "
         "separate names with commas for multi-output regression, or for the 0/1 "
         "columns of the labels with --task multilabel. For a .npy file, the "
-        "column index, such as -1 for the last column (the default)",
+        "column index, such as -1 for the last column (the default). With "
+        "--autoencoder, columns left out of the inputs",
     )
     group.add_argument(
         "--task",
+        action=RecordGiven,
         choices=MODEL_TASKS,
         default=MLP_DEFAULTS["task"],
         help="learning task; auto infers it from the target column, and "
@@ -314,7 +414,7 @@ def _add_data_options(group: Any) -> None:
     )
     group.add_argument(
         "--no-standardize",
-        action="store_true",
+        action=RecordGivenFlag,
         help="keep numeric inputs and regression targets in their own units "
         "instead of scaling them to mean 0 and standard deviation 1",
     )
@@ -355,6 +455,7 @@ def _add_streaming_options(group: Any) -> None:
     )
     group.add_argument(
         "--block-rows",
+        action=RecordGiven,
         type=int,
         metavar="ROWS",
         help="rows per block when streaming; blocks are read, shuffled and held "
@@ -382,7 +483,8 @@ def _add_network_options(group: Any) -> None:
         # argparse passes a string default through parse_hidden_layers.
         default=",".join(str(units) for units in MLP_DEFAULTS["hidden_layers"]),
         metavar="UNITS",
-        help="units of each hidden layer, comma-separated, such as 64,32",
+        help="units of each hidden layer, comma-separated, such as 64,32, or "
+        f"{NO_HIDDEN_LAYERS} for a network without hidden layers",
     )
     group.add_argument(
         "--activation",
@@ -393,6 +495,7 @@ def _add_network_options(group: Any) -> None:
     )
     group.add_argument(
         "--maxout-pieces",
+        action=RecordGiven,
         type=int,
         default=MLP_DEFAULTS["maxout_pieces"],
         metavar="N",
@@ -400,12 +503,14 @@ def _add_network_options(group: Any) -> None:
     )
     group.add_argument(
         "--dtype",
+        action=RecordGiven,
         choices=("float32", "float64"),
         default=MLP_DEFAULTS["dtype"],
         help="floating-point precision of weights and computations",
     )
     group.add_argument(
         "--seed",
+        action=RecordGiven,
         type=parse_seed,
         default=MLP_DEFAULTS["seed"],
         metavar="INT",
@@ -417,6 +522,7 @@ def _add_network_options(group: Any) -> None:
 def _add_training_options(group: Any) -> None:
     group.add_argument(
         "--optimizer",
+        action=RecordGiven,
         choices=OPTIMIZER_NAMES,
         default=MLP_DEFAULTS["optimizer"],
         help="optimizer that updates the weights; lbfgs trains on all training "
@@ -425,7 +531,14 @@ def _add_training_options(group: Any) -> None:
     )
     # flag, type, MLP setting that supplies the default, metavar, help
     numbers: list[tuple[str, Any, str, str, str]] = [
-        ("--learning-rate", POSITIVE, "learning_rate", "RATE", "optimizer step size"),
+        (
+            "--learning-rate",
+            POSITIVE,
+            "learning_rate",
+            "RATE",
+            "initial step size of the optimizer; default: the optimizer's own, "
+            "e.g. 0.001 for adam and 1.0 for adadelta",
+        ),
         (
             "--momentum",
             UNIT_CLOSED,
@@ -481,7 +594,7 @@ def _add_predict_parser(commands: Any, common: argparse.ArgumentParser) -> None:
         "-o",
         type=Path,
         metavar="FILE",
-        help="CSV file to write instead of stdout",
+        help="CSV file to write instead of stdout; - also writes to stdout",
     )
 
 
@@ -528,18 +641,18 @@ def _add_explain_parser(commands: Any, common: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--row",
-        type=int,
+        type=parse_row_number,
         default=1,
         metavar="K",
         help="row of DATA to explain, counting from 1 (the first row after the header)",
     )
     parser.add_argument(
         "--steps",
-        type=int,
+        type=parse_explain_steps,
         default=1,
         metavar="N",
-        help="training steps to take on the same rows; above 1 adds a table of the "
-        "loss after each step",
+        help="training steps to take on the same rows, at most "
+        f"{MAX_EXPLAIN_STEPS}; above 1 adds a table of the loss after each step",
     )
     # SUPPRESS leaves the options out of the namespace unless given, so that
     # run_explain can reject them next to MODEL.

@@ -2,11 +2,12 @@
 
 Each command is a short function over :class:`~mlpkit.model.MLP`. The command line
 alone writes to the terminal: result tables and predictions go to stdout, progress,
-warnings and errors to stderr. An :class:`~mlpkit.errors.MlpkitError` ends the
-command with one line ``error: <message>`` and exit status 2, like an argparse
-usage error; ``--debug`` shows its traceback instead. Messages of ``train``
-name its options (``--epochs``), not the settings they set (``max_epochs``).
-Other exceptions are bugs and propagate with their traceback.
+warnings and errors to stderr. A usage error and an
+:class:`~mlpkit.errors.MlpkitError` end the command with one line
+``error: <message>`` and exit status 2. With ``--debug``, the MlpkitError's
+traceback comes before that line. Messages name the options as typed (``--epochs``),
+not the library arguments they set (``max_epochs``). Other exceptions are bugs
+and propagate with their traceback, which Python ends with exit status 1.
 """
 
 from __future__ import annotations
@@ -36,7 +37,13 @@ from .extra_commands import (
     run_train_command,
 )
 from .option_names import error_message
-from .parser import EXIT_INTERRUPTED, EXIT_SIGNAL_BASE, EXIT_USAGE, build_parser
+from .parser import (
+    EXIT_INTERRUPTED,
+    EXIT_SIGNAL_BASE,
+    EXIT_USAGE,
+    UsageError,
+    build_parser,
+)
 
 Command = Callable[[argparse.Namespace, Console, Console], None]
 
@@ -81,26 +88,27 @@ def run(argv: list[str] | None = None) -> int:
     128 plus the signal number after SIGINT (130, Ctrl-C) or SIGTERM (143).
     """
     parser = build_parser()
+    err = Console(stderr=True)
     try:
         args = parser.parse_args(argv)
+    except UsageError as error:
+        print_line(err, "error", "bold red", str(error))
+        return EXIT_USAGE
     except SystemExit as exit_request:
-        # argparse exits with 2 after a usage error and with 0 after --help.
+        # argparse exits with 0 after --help and --version.
         if isinstance(exit_request.code, int):
             return exit_request.code
         return 0 if exit_request.code is None else EXIT_USAGE
 
     out = Console()
-    err = Console(stderr=True)
     run = COMMANDS[args.command]
     try:
         with logging_to_stderr(args.debug, err), reported_warnings(err):
             run(args, out, err)
     except MlpkitError as error:
         if args.debug:
-            raise
-        message = str(error)
-        if args.command == "train":
-            message = error_message(error)
+            err.print_exception()
+        message = error_message(error, args.command)
         print_line(err, "error", "bold red", message)
         return EXIT_USAGE
     except TrainingStopped as stopped:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import inspect
 import math
-import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -23,14 +22,9 @@ from numpy.typing import NDArray
 from ..data import describe_source, format_columns
 from ..errors import DataError
 from ..model import MLP
-from ..settings import (
-    OPTIMIZER_NAMES,
-    SCHEDULE_NAMES,
-    ignored_optimizer_settings,
-    optimizers_using,
-)
+from ..settings import SCHEDULE_NAMES
 from ..tasks import REGRESSION_LOSSES
-from .option_names import SETTING_OPTIONS, option_dest
+from .option_names import option_dest
 
 DEFAULTS = {
     name: parameter.default
@@ -38,16 +32,13 @@ DEFAULTS = {
 }
 
 
-class IgnoredOptionWarning(UserWarning):
-    """An option given on the command line that the chosen optimizer ignores."""
-
-
 class RecordGiven(argparse.Action):
     """Store an option's value and add its dest to ``namespace.given_options``.
 
     For options whose effect depends on other options: ``train --autoencoder``
-    keeps its own default unless the option was given, and an optimizer option
-    given with an optimizer that ignores it draws a warning.
+    keeps its own default unless the option was given, and an option given
+    where the other options make it ineffective draws a warning
+    (:mod:`mlpkit.cli.ignored_options`).
     """
 
     def __call__(
@@ -129,32 +120,6 @@ FRACTION = number_in(0.0, 1.0)
 The ranges are those that MLP checks, so that the parser can name the option."""
 
 
-def warn_ignored_optimizer_options(args: argparse.Namespace) -> None:
-    """Warn about each option given that ``--optimizer`` ignores.
-
-    Only options given on the command line count, as RecordGiven records them,
-    so the defaults of the other optimizers draw no warning.
-    """
-    given = getattr(args, "given_options", set())
-    given_settings = []
-    for setting, option in SETTING_OPTIONS.items():
-        if option_dest(option) in given:
-            given_settings.append(setting)
-
-    for setting in ignored_optimizer_settings(args.optimizer, given_settings):
-        users = optimizers_using(setting)
-        listed = users[0]
-        if len(users) > 1:
-            listed = f"{', '.join(users[:-1])} and {users[-1]}"
-        verb = "uses" if len(users) == 1 else "use"
-        warnings.warn(
-            f"--optimizer {args.optimizer} ignores {SETTING_OPTIONS[setting]}, "
-            f"which only {listed} {verb}",
-            IgnoredOptionWarning,
-            stacklevel=2,
-        )
-
-
 def parse_dropout_rates(text: str) -> float | tuple[float, ...]:
     """Parse ``--hidden-dropout``: one rate, or comma-separated rates per layer."""
     rates = []
@@ -211,14 +176,14 @@ def _add_optimizer_options(group: Any) -> None:
                 POSITIVE,
                 "EPS",
                 "ε added to the denominator of adam, adamw, rmsprop, adagrad and "
-                "adadelta; None keeps each optimizer's own default",
+                "adadelta; default: each optimizer's own",
             ),
             (
                 "--rho",
                 UNIT_CLOSED,
                 "RATE",
                 "decay rate of the squared-gradient average of rmsprop and "
-                "adadelta; None keeps 0.99 for rmsprop and 0.9 for adadelta",
+                "adadelta; default: 0.99 for rmsprop and 0.9 for adadelta",
             ),
             (
                 "--weight-decay",
@@ -233,6 +198,7 @@ def _add_optimizer_options(group: Any) -> None:
 def _add_schedule_options(group: Any) -> None:
     group.add_argument(
         "--learning-rate-schedule",
+        action=RecordGiven,
         choices=SCHEDULE_NAMES,
         default=DEFAULTS["learning_rate_schedule"],
         help="how the learning rate changes during training; not with lbfgs",
@@ -251,14 +217,15 @@ def _add_schedule_options(group: Any) -> None:
                 "--gamma",
                 UNIT_HALF_OPEN,
                 "FACTOR",
-                "step and exponential: factor of each drop; None is 0.1 for step "
+                "step and exponential: factor of each drop; default: 0.1 for step "
                 "and 0.99 (every epoch) for exponential",
             ),
             (
                 "--decay-epochs",
                 int,
                 "EPOCHS",
-                "cosine: epochs from η₀ down to --min-learning-rate; None is --epochs",
+                "cosine: epochs from η₀ down to --min-learning-rate; default: "
+                "--epochs",
             ),
             (
                 "--min-learning-rate",
@@ -286,6 +253,7 @@ def _add_schedule_options(group: Any) -> None:
 def _add_loss_options(group: Any) -> None:
     group.add_argument(
         "--loss",
+        action=RecordGiven,
         choices=REGRESSION_LOSSES,
         default=DEFAULTS["loss"],
         help="loss of regression; poisson needs non-negative counts and quantile "
@@ -311,6 +279,7 @@ def _add_loss_options(group: Any) -> None:
     )
     group.add_argument(
         "--class-weight",
+        action=RecordGiven,
         choices=("balanced",),
         default=DEFAULTS["class_weight"],
         help="balanced weighs each class by n_rows / (n_classes · its row count) "
@@ -318,6 +287,7 @@ def _add_loss_options(group: Any) -> None:
     )
     group.add_argument(
         "--weight-column",
+        action=RecordGiven,
         metavar="COLUMN",
         help="CSV column of non-negative row weights in the loss; it is not used "
         "as a feature",
@@ -340,18 +310,28 @@ def _add_regularization_options(group: Any) -> None:
                 "--max-norm",
                 POSITIVE,
                 "NORM",
-                "cap on the L2 norm of the weights into each unit; None is no cap",
+                "cap on the L2 norm of the weights into each unit; default: no cap",
             ),
         ],
     )
     group.add_argument(
         "--hidden-dropout",
+        action=RecordGiven,
         type=parse_dropout_rates,
         default=DEFAULTS["hidden_dropout"],
         metavar="RATE[,RATE…]",
         help="dropout rate of every hidden layer, or one rate per hidden layer "
         "separated by commas",
     )
+
+
+def cell_text(value: object) -> str:
+    """Return a CSV cell's value as written in the file: ``inf``, or text quoted."""
+    if isinstance(value, str):
+        return repr(value)
+    if isinstance(value, (int, float, np.number)):
+        return f"{float(value):g}"
+    return repr(str(value))
 
 
 def split_weight_column(
@@ -374,13 +354,21 @@ def split_weight_column(
         )
     raw = features[name]
     values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=np.float64)
+    missing = raw.isna().to_numpy()
+    if missing.any():
+        row = int(np.argmax(missing))
+        raise DataError(
+            f"weight column {name!r} of {where} has no value in data row "
+            f"{row + 1} (an empty cell, or a text such as nan); give every row a "
+            "weight of at least 0"
+        )
     invalid = ~np.isfinite(values)
     if invalid.any():
         row = int(np.argmax(invalid))
         raise DataError(
             f"weight column {name!r} of {where} has a value that is not a finite "
-            f"number ({raw.iloc[row]!r} in data row {row + 1}); weights must be "
-            "numbers of at least 0"
+            f"number ({cell_text(raw.iloc[row])} in data row {row + 1}); weights "
+            "must be numbers of at least 0"
         )
     negative = values < 0
     if negative.any():

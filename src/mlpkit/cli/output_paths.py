@@ -1,0 +1,123 @@
+"""Checks that a command's output paths are safe to write, run before any work.
+
+An output may not be the standard output, a FIFO, a device or another file that
+is not regular, and it may not be the same file as one of the command's inputs
+or as another of its outputs. Two existing paths are the same file when
+``os.path.samefile`` returns True, which follows symlinks and detects hard links.
+When one of them does not exist yet, they are the same file when they resolve to
+the same absolute path.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+from ..errors import ParameterError
+from ..modelfile import check_replaceable_file
+
+PathOption = str | os.PathLike | None
+
+
+def check_output_paths(
+    outputs: Mapping[str, PathOption],
+    inputs: Mapping[str, PathOption] | None = None,
+    *,
+    stdout_advice: str | None = None,
+) -> None:
+    """Raise ParameterError if an output path would replace the wrong file.
+
+    Parameters
+    ----------
+    outputs
+        The path that each option writes, by option name such as ``"--output"``.
+        Options set to None are skipped.
+    inputs
+        The files that the command reads, by a description that completes "is
+        …", such as ``"the training data file"``. Inputs that are None or not an
+        existing file, such as a built-in dataset's name, are skipped.
+    stdout_advice
+        What to do instead when an output is the standard output, such as
+        ``"leave out --output to write to stdout"``.
+
+    Raises
+    ------
+    ParameterError
+        If an output is the standard output, exists but is not a regular file,
+        or is the same file as an input or as another output.
+    """
+    named_outputs = []
+    for option, path in outputs.items():
+        if path is not None:
+            named_outputs.append((option, Path(path)))
+    for option, path in named_outputs:
+        _check_not_stdout(option, path, stdout_advice)
+        check_replaceable_file(path, f"{option} {path}")
+
+    for description, input_path in (inputs or {}).items():
+        if input_path is None or not os.path.isfile(input_path):
+            continue
+        for option, path in named_outputs:
+            if is_same_file(path, input_path):
+                raise ParameterError(
+                    f"{option} {path} is {description}; choose another output path"
+                )
+
+    pairs = itertools.combinations(named_outputs, 2)
+    for (first, first_path), (second, second_path) in pairs:
+        if is_same_file(first_path, second_path):
+            raise ParameterError(
+                f"{first} {first_path} and {second} {second_path} are the same file, "
+                "so one would overwrite the other; choose another path for one of them"
+            )
+
+
+def check_train_output_paths(args: argparse.Namespace) -> None:
+    """Check the files that ``train`` writes against DATA, ``--resume`` and each other.
+
+    Without ``--checkpoint``, a training started with ``--resume`` rewrites the
+    ``--resume`` file, so that file counts as an output. With ``--checkpoint``
+    naming the ``--resume`` file too, the file is meant to be continued in place.
+    """
+    inputs: dict[str, PathOption] = {"the training data file": args.data}
+    checkpoint_option, checkpoint = "--checkpoint", args.checkpoint
+    if checkpoint is None:
+        checkpoint_option, checkpoint = "--resume", args.resume
+    elif args.resume is not None and not is_same_file(checkpoint, args.resume):
+        inputs["the --resume checkpoint"] = args.resume
+
+    outputs = {
+        "--output": args.output,
+        checkpoint_option: checkpoint,
+        "--plot": args.plot,
+    }
+    check_output_paths(outputs, inputs)
+
+
+def is_same_file(first: str | os.PathLike, second: str | os.PathLike) -> bool:
+    """Return whether two paths name one file, existing or not."""
+    try:
+        return os.path.samefile(first, second)
+    except OSError:
+        return os.path.realpath(first) == os.path.realpath(second)
+
+
+def _check_not_stdout(option: str, path: Path, advice: str | None) -> None:
+    """Raise ParameterError if ``path`` is the file open as the standard output.
+
+    This catches ``/dev/stdout`` and ``/proc/self/fd/1`` when stdout is a
+    terminal or a pipe, and also a regular file that the shell redirected to.
+    """
+    try:
+        output = os.stat(path)
+        stdout = os.fstat(1)
+    except OSError:
+        return
+    if (output.st_dev, output.st_ino) != (stdout.st_dev, stdout.st_ino):
+        return
+    if advice is None:
+        advice = "pass a path to a regular file"
+    raise ParameterError(f"{option} {path} is the standard output; {advice}")
