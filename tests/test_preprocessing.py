@@ -576,3 +576,21 @@ def test_transform_array_rejects_infinity_with_row():
 
     with pytest.raises(DataError, match=r"'x1'.*row 3"):
         preprocessor.transform_array(values)
+
+
+def test_transform_array_matches_without_missing_cells():
+    values = np.random.default_rng(2).normal(5.0, 2.0, size=(40, 3))
+    preprocessor, frame = fitted_on_array(values)
+
+    fast = preprocessor.transform_array(values)
+
+    np.testing.assert_array_equal(fast, preprocessor.transform(frame))
+
+
+@pytest.mark.parametrize("sign", [1.0, -1.0])
+def test_transform_array_declines_float32_overflow(sign):
+    preprocessor, _ = fitted_on_array(np.arange(12.0).reshape(4, 3))
+    values = np.zeros((2, 3))
+    values[1, 2] = sign * 1e300
+
+    assert preprocessor.transform_array(values) is None
