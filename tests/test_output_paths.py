@@ -1,5 +1,6 @@
 """Output paths: symlinks, FIFOs and devices, and outputs that would replace inputs."""
 
+import errno
 import os
 import stat
 from pathlib import Path
@@ -14,6 +15,9 @@ from mlpkit.errors import ParameterError
 from mlpkit.modelfile import write_atomically
 
 FAST = ["--epochs", "2", "--hidden", "4", "--quiet"]
+
+LONG_NAME = "a" * 300 + ".csv"
+"""A file name over the 255-byte limit of common file systems."""
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs POSIX")
 
@@ -41,6 +45,33 @@ def trained(tmp_path_factory) -> tuple[Path, Path]:
     status = main(["train", str(data), "--target", "label", *FAST, "-o", str(model)])
     assert status == 0
     return data, model
+
+
+@pytest.fixture(scope="module")
+def autoencoder(trained, tmp_path_factory) -> Path:
+    """Train an autoencoder once on the training CSV and return its model file."""
+    model = tmp_path_factory.mktemp("autoencoder") / "autoencoder.mlpkit"
+    status = main([
+        "train", str(trained[0]), "--target", "label", "--autoencoder", *FAST,
+        "-o", str(model),
+    ])
+    assert status == 0
+    return model
+
+
+def make_bad_output(kind: str, folder: Path) -> tuple[Path, str]:
+    """Create an output path that ``stat`` rejects; return it and the OS's reason."""
+    if kind == "symlink loop":
+        (folder / "loopb").symlink_to("loopa")
+        (folder / "loopa").symlink_to("loopb")
+        return folder / "loopa", "too many levels of symbolic links"
+    if kind == "under a file":
+        (folder / "in.csv").write_text("x\n1\n")
+        return folder / "in.csv" / "x.csv", "not a directory"
+    return folder / LONG_NAME, "file name too long"
+
+
+BAD_OUTPUT_KINDS = ["symlink loop", "under a file", "name too long"]
 
 
 @pytest.fixture
@@ -162,15 +193,46 @@ def test_write_to_device_rejected(tmp_path, monkeypatch):
     assert path.read_bytes() == b"old"
 
 
-def test_write_to_symlink_loop_fails(tmp_path):
+def test_write_to_symlink_loop_rejected(tmp_path):
     (tmp_path / "a").symlink_to("b")
     (tmp_path / "b").symlink_to("a")
 
-    with pytest.raises(OSError):
+    with pytest.raises(ParameterError) as caught:
         write_atomically(tmp_path / "a", write_bytes(b"new"))
 
+    assert "too many levels of symbolic links; pass another path" in str(caught.value)
+    assert isinstance(caught.value.__cause__, OSError)
+    assert caught.value.__cause__.errno == errno.ELOOP
     assert (tmp_path / "a").is_symlink()
     assert (tmp_path / "b").is_symlink()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "b"]
+
+
+def test_write_under_regular_file_rejected(tmp_path):
+    parent = tmp_path / "in.csv"
+    parent.write_bytes(b"data")
+
+    with pytest.raises(ParameterError, match="not a directory; pass another"):
+        write_atomically(parent / "x.csv", write_bytes(b"new"))
+
+    assert parent.read_bytes() == b"data"
+
+
+def test_write_name_too_long_rejected(tmp_path):
+    with pytest.raises(ParameterError, match="file name too long; pass another"):
+        write_atomically(tmp_path / LONG_NAME, write_bytes(b"new"))
+
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_write_name_near_limit(tmp_path):
+    # 250 bytes: allowed, but too long to prefix a dot and append a suffix.
+    path = tmp_path / ("b" * 246 + ".csv")
+
+    write_atomically(path, write_bytes(b"new"))
+
+    assert path.read_bytes() == b"new"
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]
 
 
 # check_output_paths
@@ -424,3 +486,120 @@ def test_plot_over_model_rejected(trained, tmp_path, capsys):
     assert status == 2
     assert "is the model file" in err
     assert copy.read_bytes() == model.read_bytes()
+
+
+# every output option: paths that stat rejects, and "-"
+
+OUTPUT_OPTIONS = {
+    "predict": "--output",
+    "train": "--output",
+    "train checkpoint": "--checkpoint",
+    "train plot": "--plot",
+    "anomalies": "--output",
+    "plot": "--output",
+    "plot importance": "--output",
+}
+
+
+def command_writing(name: str, path, trained, autoencoder, folder: Path) -> list:
+    """Return the arguments of command ``name`` with its output option set to ``path``."""
+    data, model = trained
+    train = ["train", data, "--target", "label", *FAST]
+    other_model = folder / "other.mlpkit"
+    commands = {
+        "predict": ["predict", model, data, "-o", path],
+        "train": [*train, "-o", path],
+        "train checkpoint": [*train, "-o", other_model, "--checkpoint", path],
+        "train plot": [*train, "-o", other_model, "--plot", path],
+        "anomalies": ["anomalies", autoencoder, data, "-o", path],
+        "plot": ["plot", model, "-o", path],
+        "plot importance": ["plot", model, "--importance", "-o", path],
+    }
+    return commands[name]
+
+
+@pytest.mark.parametrize("kind", BAD_OUTPUT_KINDS)
+@pytest.mark.parametrize("command", list(OUTPUT_OPTIONS))
+def test_unwritable_output_path_rejected(
+    command, kind, trained, autoencoder, tmp_path, capsys
+):
+    path, reason = make_bad_output(kind, tmp_path)
+    before = sorted(p.name for p in tmp_path.iterdir())
+    arguments = command_writing(command, path, trained, autoencoder, tmp_path)
+
+    status, _, err = run_cli(capsys, *arguments)
+
+    option = OUTPUT_OPTIONS[command]
+    assert status == 2
+    assert f"cannot write {option} {path}: {reason}; pass another path" in err
+    assert "Traceback" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+@pytest.mark.parametrize(
+    ("command", "content"),
+    [
+        ("train", "the model"),
+        ("train checkpoint", "the checkpoint"),
+        ("train plot", "the learning curves"),
+        ("plot", "the plot"),
+        ("plot importance", "the plot"),
+    ],
+)
+def test_dash_for_file_output_rejected(
+    command, content, trained, autoencoder, tmp_path, capsys, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)
+    arguments = command_writing(command, "-", trained, autoencoder, tmp_path)
+
+    status, out, err = run_cli(capsys, *arguments)
+
+    option = OUTPUT_OPTIONS[command]
+    assert status == 2
+    assert (
+        f"{option} - would write {content} to standard output; pass a file path"
+        in err
+    )
+    assert out == ""
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_anomalies_dash_writes_stdout(
+    trained, autoencoder, tmp_path, capsys, monkeypatch
+):
+    data, _ = trained
+    monkeypatch.chdir(tmp_path)
+
+    status, out, err = run_cli(capsys, "anomalies", autoencoder, data, "-o", "-")
+
+    assert status == 0, err
+    lines = out.splitlines()
+    assert lines[0] == "rank,row,reconstruction_error"
+    assert len(lines) == 1 + len(pd.read_csv(data))
+    assert "most unusual rows" in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_anomalies_to_stdout_file_rejected(
+    trained, autoencoder, tmp_path, capsys, monkeypatch
+):
+    # Make file descriptor 1 look like this regular file, as after "> out.csv".
+    data, _ = trained
+    stdout_file = tmp_path / "out.csv"
+    stdout_file.write_text("")
+    real_fstat = os.fstat
+
+    def redirected_fstat(descriptor):
+        if descriptor == 1:
+            return os.stat(stdout_file)
+        return real_fstat(descriptor)
+
+    monkeypatch.setattr(os, "fstat", redirected_fstat)
+
+    status, _, err = run_cli(
+        capsys, "anomalies", autoencoder, data, "-o", stdout_file
+    )
+
+    assert status == 2
+    assert "is the standard output; pass --output - to write the scores" in err
+    assert stdout_file.read_text() == ""

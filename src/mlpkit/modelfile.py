@@ -105,6 +105,13 @@ MAX_ARRAY_DIMENSIONS = 32
 TEMPORARY_NAME_ATTEMPTS = 100
 """Random temporary names tried before :func:`write_atomically` gives up."""
 
+TEMPORARY_NAME_PREFIX_CHARS = 32
+"""Characters of the output's name kept in its temporary name.
+
+At 4 bytes per character in UTF-8, the temporary name stays under the 255-byte
+name limit of common file systems such as ext4, XFS and btrfs.
+"""
+
 FILE_TYPE_NAMES = {
     stat.S_IFIFO: "FIFO",
     stat.S_IFCHR: "character device",
@@ -127,7 +134,9 @@ def write_atomically(path: str | os.PathLike, write: Any) -> None:
     ------
     ParameterError
         If ``path`` exists but is not a regular file (a directory, FIFO, device
-        or socket), or its directory does not exist.
+        or socket), or its directory does not exist. Also if ``stat`` fails on
+        ``path``, as for a symlink loop, a regular file used as a directory or a
+        name longer than the file system allows.
     OSError
         If the temporary file cannot be created or renamed, for example in a
         directory without write permission; the error names ``path``.
@@ -169,7 +178,8 @@ def check_replaceable_file(path: str | os.PathLike, name: str | None = None) -> 
 
     Symlinks are followed, so a link to a regular file passes. ``name`` is how
     the message refers to the path, ``'PATH'`` by default. Errors of ``stat``
-    other than a missing file, such as a symlink loop, propagate as OSError.
+    other than a missing file, such as a symlink loop, also raise
+    ParameterError, chained to the OSError.
     """
     if name is None:
         name = repr(str(path))
@@ -177,6 +187,10 @@ def check_replaceable_file(path: str | os.PathLike, name: str | None = None) -> 
         mode = os.stat(path).st_mode
     except FileNotFoundError:
         return
+    except OSError as error:
+        raise ParameterError(
+            f"cannot write {name}: {os_error_reason(error)}; pass another path"
+        ) from error
     if stat.S_ISREG(mode):
         return
     if stat.S_ISDIR(mode):
@@ -190,16 +204,31 @@ def check_replaceable_file(path: str | os.PathLike, name: str | None = None) -> 
     )
 
 
+def os_error_reason(error: OSError) -> str:
+    """Return the OS's description of ``error``, such as ``permission denied``.
+
+    The first letter is lowercased, unless the second is a capital as in an
+    acronym, so that the text can follow a colon inside a sentence.
+    """
+    reason = error.strerror or str(error)
+    if reason[1:2].islower():
+        reason = reason[0].lower() + reason[1:]
+    return reason
+
+
 def _create_temporary_file(target: Path, path: Path) -> tuple[int, Path]:
     """Create a new empty file next to ``target`` and return its descriptor and path.
 
     ``path`` is the name that errors report. The file is created with mode
     ``0o666``, which the kernel masks with the process's umask as for
-    ``open()``. ``tempfile.mkstemp`` would use ``0o600``.
+    ``open()``. ``tempfile.mkstemp`` would use ``0o600``. The temporary name
+    keeps only the start of ``target``'s name, so that a name close to the file
+    system's maximum length still leaves room for the random suffix.
     """
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    stem = target.name[:TEMPORARY_NAME_PREFIX_CHARS]
     for _ in range(TEMPORARY_NAME_ATTEMPTS):
-        temporary = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
+        temporary = target.with_name(f".{stem}.{secrets.token_hex(6)}.tmp")
         try:
             return os.open(temporary, flags, 0o666), temporary
         except FileExistsError:

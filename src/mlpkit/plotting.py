@@ -83,9 +83,11 @@ def check_png_path(path: str | os.PathLike) -> Path:
             f"plots are written as PNG, so the file name must end in .png; "
             f"received: {str(path)!r}"
         )
-    if path.is_dir():
+    # os.path.isdir returns False where Path.is_dir raises, as for a name that
+    # is too long, so that write_atomically reports such a path.
+    if os.path.isdir(path):
         raise ParameterError(f"{str(path)!r} is a directory; pass a file path")
-    if not path.parent.is_dir():
+    if not os.path.isdir(path.parent):
         raise ParameterError(
             f"cannot write {str(path)!r}: directory {str(path.parent)!r} not found; "
             "create it first"

@@ -6,6 +6,7 @@ import argparse
 import difflib
 import logging
 import math
+import os
 import signal
 import sys
 import threading
@@ -31,7 +32,7 @@ from ..errors import (
     TrainingDivergedError,
 )
 from ..model import MLP
-from ..modelfile import write_atomically
+from ..modelfile import os_error_reason, write_atomically
 from ..plotting import (
     check_png_path,
     plot_learning_curves,
@@ -69,7 +70,7 @@ from .input_checks import (
 )
 from .model_loading import load_mlp
 from .option_names import settings_from_options
-from .output_paths import check_output_paths
+from .output_paths import check_output_paths, csv_output_path
 from .train_options import split_weight_column
 
 logger = logging.getLogger(__name__)
@@ -158,9 +159,11 @@ def split_test_rows(
 
 def check_output_path(path: Path) -> None:
     """Raise ParameterError unless a file can be created at ``path``."""
-    if path.is_dir():
+    # os.path.isdir returns False where Path.is_dir raises, as for a name that
+    # is too long; check_output_paths has already reported such a path.
+    if os.path.isdir(path):
         raise ParameterError(f"output {str(path)!r} is a directory; pass a file path")
-    if not path.parent.is_dir():
+    if not os.path.isdir(path.parent):
         raise ParameterError(
             f"directory {str(path.parent)!r} of output {str(path)!r} not found; "
             "create it first"
@@ -174,7 +177,7 @@ def translate_write_errors(path: Path) -> Iterator[None]:
         yield
     except OSError as error:
         raise MlpkitError(
-            f"failed to write {str(path)!r} ({error.strerror or error}); check that "
+            f"failed to write {str(path)!r} ({os_error_reason(error)}); check that "
             "its directory exists and is writable"
         ) from error
 
@@ -560,7 +563,7 @@ def prediction_frame(
 
 def run_predict(args: argparse.Namespace, out: Console, err: Console) -> None:
     # "-o -" writes to stdout, as leaving out -o does.
-    output = None if str(args.output) == "-" else args.output
+    output = csv_output_path(args.output)
     check_output_paths(
         {"--output": output},
         {"the model file": args.model, "the data file": args.data},

@@ -74,13 +74,13 @@ def run_plot(args: argparse.Namespace, out: Console, err: Console) -> None:
             "--network draws the model alone; leave out DATA, or plot the results "
             "on DATA without --network"
         )
-    output = check_plot_output(
-        args.output or default_plot_path(args.model, args.network)
-    )
+    output = args.output or default_plot_path(args.model, args.network)
     check_output_paths(
         {"--output" if args.output else "output": output},
         {"the model file": args.model, "the data file": args.data},
+        contents={"--output": "the plot"},
     )
+    output = check_plot_output(output)
     model = load_mlp(args.model, "plot")
 
     if args.network:

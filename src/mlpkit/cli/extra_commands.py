@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import inspect
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -65,7 +66,11 @@ from .display import (
     settings_table,
 )
 from .explain_commands import check_plot_output, run_plot
-from .output_paths import check_output_paths, check_train_output_paths
+from .output_paths import (
+    check_output_paths,
+    check_train_output_paths,
+    csv_output_path,
+)
 from .parser import parse_target_names
 from .ignored_options import warn_ignored_options
 from .model_loading import load_autoencoder, load_mlp, model_kind
@@ -340,11 +345,13 @@ def run_plot_command(args: argparse.Namespace, out: Console, err: Console) -> No
             "--importance and --network draw different plots; pass one of them"
         )
     default = Path(args.model).with_name(Path(args.model).stem + "-importance.png")
-    output = check_plot_output(args.output or default)
+    output = args.output or default
     check_output_paths(
         {"--output" if args.output else "output": output},
         {"the model file": args.model, "the data file": args.data},
+        contents={"--output": "the plot"},
     )
+    output = check_plot_output(output)
     model = load_mlp(args.model, "plot")
 
     permutation = None
@@ -411,13 +418,19 @@ def run_importance(args: argparse.Namespace, out: Console, err: Console) -> None
 
 
 def run_anomalies(args: argparse.Namespace, out: Console, err: Console) -> None:
+    output = csv_output_path(args.output)
     check_output_paths(
-        {"--output": args.output},
+        {"--output": output},
         {"the autoencoder file": args.model, "the data file": args.data},
+        stdout_advice="pass --output - to write the scores to stdout",
     )
     model = load_autoencoder(args.model)
-    if args.output is not None:
-        check_output_path(args.output)
+    if output is not None:
+        check_output_path(output)
+    scores_to_stdout = args.output is not None and output is None
+    if scores_to_stdout:
+        # "-o -" makes stdout the CSV alone, so the table goes to stderr.
+        out = err
     frame, source, _ = read_table(args.data, args.sep)
     with reported_warnings(err):
         ranked = model.rank_anomalies(frame, source=source)
@@ -449,9 +462,13 @@ def run_anomalies(args: argparse.Namespace, out: Console, err: Console) -> None:
         f"error {format_number(median)}",
     )
 
-    if args.output is not None:
-        columns = ["rank", "row", "reconstruction_error"]
-        text = ranked[columns].to_csv(index=False)
-        with translate_write_errors(args.output):
-            write_atomically(args.output, lambda file: file.write(text.encode("utf-8")))
-        print_text(out, f"wrote the scores of {len(ranked)} rows to {args.output}")
+    if args.output is None:
+        return
+    columns = ["rank", "row", "reconstruction_error"]
+    text = ranked[columns].to_csv(index=False)
+    if scores_to_stdout:
+        sys.stdout.write(text)
+        return
+    with translate_write_errors(output):
+        write_atomically(output, lambda file: file.write(text.encode("utf-8")))
+    print_text(out, f"wrote the scores of {len(ranked)} rows to {output}")

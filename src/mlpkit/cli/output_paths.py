@@ -1,8 +1,9 @@
 """Checks that a command's output paths are safe to write, run before any work.
 
-An output may not be the standard output, a FIFO, a device or another file that
-is not regular, and it may not be the same file as one of the command's inputs
-or as another of its outputs. Two existing paths are the same file when
+An output may not be ``-`` or the standard output, a FIFO, a device or another
+file that is not regular, or a path that ``stat`` rejects, such as a symlink
+loop. It may not be the same file as one of the command's inputs or as another
+of its outputs. Two existing paths are the same file when
 ``os.path.samefile`` returns True, which follows symlinks and detects hard links.
 When one of them does not exist yet, they are the same file when they resolve to
 the same absolute path.
@@ -21,12 +22,23 @@ from ..modelfile import check_replaceable_file
 
 PathOption = str | os.PathLike | None
 
+STDOUT_PATH = "-"
+"""The output path that ``predict`` and ``anomalies`` read as the standard output."""
+
+
+def csv_output_path(path: PathOption) -> Path | None:
+    """Return ``path`` as a Path, or None when it is missing or ``-`` for stdout."""
+    if path is None or str(path) == STDOUT_PATH:
+        return None
+    return Path(path)
+
 
 def check_output_paths(
     outputs: Mapping[str, PathOption],
     inputs: Mapping[str, PathOption] | None = None,
     *,
     stdout_advice: str | None = None,
+    contents: Mapping[str, str] | None = None,
 ) -> None:
     """Raise ParameterError if an output path would replace the wrong file.
 
@@ -42,18 +54,29 @@ def check_output_paths(
     stdout_advice
         What to do instead when an output is the standard output, such as
         ``"leave out --output to write to stdout"``.
+    contents
+        What each option writes, such as ``{"--output": "the model"}``, for the
+        message that rejects ``-``. Options not listed write "the output".
 
     Raises
     ------
     ParameterError
-        If an output is the standard output, exists but is not a regular file,
-        or is the same file as an input or as another output.
+        If an output is ``-`` or the standard output, exists but is not a
+        regular file, or is the same file as an input or as another output.
+        Also if ``stat`` fails on an output, as for a symlink loop, a regular
+        file used as a directory or a name that is too long.
     """
     named_outputs = []
     for option, path in outputs.items():
         if path is not None:
             named_outputs.append((option, Path(path)))
     for option, path in named_outputs:
+        if str(path) == STDOUT_PATH:
+            content = (contents or {}).get(option, "the output")
+            raise ParameterError(
+                f"{option} - would write {content} to standard output; pass a "
+                "file path"
+            )
         _check_not_stdout(option, path, stdout_advice)
         check_replaceable_file(path, f"{option} {path}")
 
@@ -94,7 +117,12 @@ def check_train_output_paths(args: argparse.Namespace) -> None:
         checkpoint_option: checkpoint,
         "--plot": args.plot,
     }
-    check_output_paths(outputs, inputs)
+    contents = {
+        "--output": "the model",
+        checkpoint_option: "the checkpoint",
+        "--plot": "the learning curves",
+    }
+    check_output_paths(outputs, inputs, contents=contents)
 
 
 def is_same_file(first: str | os.PathLike, second: str | os.PathLike) -> bool:

@@ -758,7 +758,8 @@ def _add_anomalies_parser(commands: Any, common: argparse.ArgumentParser) -> Non
         "-o",
         type=Path,
         metavar="FILE",
-        help="also write every row's rank, row number and error to this CSV file",
+        help="also write every row's rank, row number and error to this CSV file; "
+        "- writes them to stdout",
     )
 
 
