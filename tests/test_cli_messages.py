@@ -554,3 +554,35 @@ def test_constant_column_warned_once(tmp_path, capsys):
     assert status == 0
     constant_warnings = [line for line in warning_lines(err) if "'flat'" in line]
     assert len(constant_warnings) == 1
+
+
+@pytest.mark.parametrize(
+    "option, value",
+    [
+        ("--step-size", "0"),
+        ("--decay-epochs", "-1"),
+        ("--plateau-patience", "-1"),
+        ("--block-rows", "0"),
+        ("--maxout-pieces", "1"),
+    ],
+)
+def test_count_option_range_checked_alone(capsys, data, tmp_path, option, value):
+    status, _, err = train(capsys, data, tmp_path, option, value)
+
+    assert status == 2
+    assert lines(err) == [line for line in lines(err) if line.startswith("error: ")]
+    assert f"argument {option}: invalid" in err
+
+
+def test_lbfgs_summary_names_its_own_stop(capsys, data, tmp_path):
+    fast = ["--hidden", "3", "--epochs", "50", "--quiet"]
+    status, out, _ = train(
+        capsys, data, tmp_path, "--optimizer", "lbfgs", fast=fast
+    )
+
+    assert status == 0
+    assert "L-BFGS keeps the weights of its last iteration" in out
+    converged = [line for line in lines(out) if line.startswith("converged: ")]
+    assert len(converged) == 1
+    assert "L-BFGS" in converged[0]
+    assert "validation loss stopped improving" not in converged[0]

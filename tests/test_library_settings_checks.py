@@ -75,6 +75,16 @@ def test_min_learning_rate_above_rate_rejected(schedule):
     assert caught.value.parameter == "min_learning_rate"
 
 
+@pytest.mark.parametrize(
+    "setting, value", [("plateau_patience", -1), ("plateau_factor", 1.5)]
+)
+def test_plateau_setting_named_as_mlp_setting(setting, value):
+    with pytest.raises(ParameterError, match=f"^{setting} must be") as caught:
+        MLP(learning_rate_schedule="reduce_on_plateau", **{setting: value})
+
+    assert caught.value.parameter == setting
+
+
 @pytest.mark.parametrize("schedule", ["cosine", "reduce_on_plateau"])
 def test_min_learning_rate_equal_to_rate_accepted(schedule):
     model = MLP(

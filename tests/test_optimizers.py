@@ -257,3 +257,11 @@ def test_unknown_name_lists_every_optimizer():
 
     for name in ("sgd", "adam", "adamw", "rmsprop", "adagrad", "adadelta"):
         assert name in str(error.value)
+
+
+@pytest.mark.parametrize("value", ["0.1", True, None, [0.1]])
+def test_learning_rate_must_be_number(value):
+    with pytest.raises(ParameterError, match="learning_rate must be a number") as caught:
+        SGD(learning_rate=value)
+
+    assert caught.value.parameter == "learning_rate"

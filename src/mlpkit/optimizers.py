@@ -17,6 +17,7 @@ and lives in :mod:`mlpkit.lbfgs`, and learning-rate schedules that change
 
 from __future__ import annotations
 
+import numbers
 from typing import Any
 
 import numpy as np
@@ -31,7 +32,12 @@ def _check_range(
     """Return ``value`` as a float, or raise ParameterError outside the range.
 
     The range is ``(low, high]`` when ``low_open`` and ``[low, high]`` otherwise.
+    Text and booleans are rejected even where float() would convert them.
     """
+    if not isinstance(value, numbers.Real) or isinstance(value, (bool, np.bool_)):
+        raise ParameterError(
+            f"{name} must be a number; received: {name}={value!r}", parameter=name
+        )
     value = float(value)
     above_low = value > low if low_open else value >= low
     if not (np.isfinite(value) and above_low and value <= high):

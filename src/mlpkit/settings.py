@@ -373,6 +373,13 @@ def _build_schedule(model: MLP) -> LearningRateSchedule | None:
             f"received: plateau_patience={model.plateau_patience!r}",
             parameter="plateau_patience",
         )
+    # ReduceOnPlateau names these factor and patience, so check them here
+    # under the names that MLP's callers know.
+    _check_count("plateau_patience", model.plateau_patience, 0)
+    if not (_is_number(model.plateau_factor) and 0.0 < model.plateau_factor < 1.0):
+        raise _invalid(
+            "plateau_factor", "a number above 0 and below 1", model.plateau_factor
+        )
     return ReduceOnPlateau(
         factor=model.plateau_factor,
         patience=model.plateau_patience,

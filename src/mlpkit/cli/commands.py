@@ -44,6 +44,7 @@ from ..sources import NPY_SUFFIX, open_source
 from ..tasks import check_target_values
 from ..training import EpochCallback, StopRequest
 from .display import (
+    best_epoch_text,
     convergence_text,
     print_line,
     epoch_progress,
@@ -375,8 +376,7 @@ def run_train(args: argparse.Namespace, out: Console, err: Console) -> None:
     save_model_and_curves(model, args)
 
     out.print(training_table(model, test_scores, test_rows.size))
-    best_epoch = model.history_.best_epoch
-    print_text(out, f"best epoch: {best_epoch} of {model.history_.epochs}")
+    print_text(out, best_epoch_text(model))
     print_text(out, f"converged: {convergence_text(model)}")
     print_text(out, f"saved model to {args.output}")
     if checkpoint is not None:
@@ -418,12 +418,12 @@ def run_train_streaming(
     split = model.block_split_
     n_test = split.count_rows(split.test_blocks)
     out.print(training_table(model, model.test_scores_, n_test))
-    best_epoch = model.history_.best_epoch
-    print_text(out, f"best epoch: {best_epoch} of {model.history_.epochs}")
+    print_text(out, best_epoch_text(model))
     print_text(out, f"converged: {convergence_text(model)}")
+    blocks = "1 block" if split.n_blocks == 1 else f"{split.n_blocks} blocks"
     print_text(
         out,
-        f"streamed {split.n_rows} rows of {source.path} in {split.n_blocks} blocks "
+        f"streamed {split.n_rows} rows of {source.path} in {blocks} "
         f"of {split.block_rows} rows",
     )
     print_text(out, f"saved model to {args.output}")

@@ -17,6 +17,7 @@ from rich.text import Text
 from ..metrics import METRIC_LABELS
 from ..model import MLP
 from ..preprocessing import NUMERIC, TabularPreprocessor
+from ..settings import LBFGS
 from ..training import EpochCallback, EpochRecord
 from .option_names import NO_HIDDEN_LAYERS, SETTING_OPTIONS, rewrite_setting_names
 
@@ -145,13 +146,32 @@ def training_table(
     return table
 
 
+def best_epoch_text(model: MLP) -> str:
+    """Describe which epoch's weights the model kept, as ``best epoch: B of N``."""
+    history = model.history_
+    text = f"best epoch: {history.best_epoch} of {history.epochs}"
+    if model.optimizer == LBFGS:
+        text += " (L-BFGS keeps the weights of its last iteration)"
+    return text
+
+
 def convergence_text(model: MLP) -> str:
     history = model.history_
+    if model.optimizer == LBFGS and history.converged:
+        return (
+            f"yes, L-BFGS met its convergence tolerance after {history.epochs} "
+            "iterations"
+        )
     if history.converged:
         monitored = history.monitor.replace("_", " ")
         return f"yes, the {monitored} stopped improving after {history.epochs} epochs"
     if history.interrupted:
         return f"no, Ctrl-C or SIGTERM stopped training after {history.epochs} epochs"
+    if model.optimizer == LBFGS:
+        return (
+            f"no, L-BFGS stopped after {history.epochs} iterations without meeting "
+            "its tolerance, at --epochs or its cap on loss evaluations"
+        )
     return f"no, training reached the maximum of {model.max_epochs} epochs"
 
 

@@ -56,6 +56,7 @@ from .commands import (
     use_streaming,
 )
 from .display import (
+    best_epoch_text,
     convergence_text,
     format_number,
     history_text,
@@ -206,8 +207,7 @@ def run_train_autoencoder(args: argparse.Namespace, out: Console, err: Console) 
             f"mean reconstruction error on {test_rows.size} test rows: "
             f"{format_number(test_error)}",
         )
-    history = model.history_
-    print_text(out, f"best epoch: {history.best_epoch} of {history.epochs}")
+    print_text(out, best_epoch_text(model))
     print_text(out, f"converged: {convergence_text(model)}")
     print_text(out, f"saved autoencoder to {args.output}")
     if args.plot is not None:

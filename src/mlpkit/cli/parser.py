@@ -26,6 +26,7 @@ from .train_options import (
     RecordGiven,
     RecordGivenFlag,
     add_train_options,
+    integer_at_least,
 )
 
 logger = logging.getLogger(__name__)
@@ -456,7 +457,7 @@ def _add_streaming_options(group: Any) -> None:
     group.add_argument(
         "--block-rows",
         action=RecordGiven,
-        type=int,
+        type=parse_positive_int,
         metavar="ROWS",
         help="rows per block when streaming; blocks are read, shuffled and held "
         "out whole. Default: 65536, or fewer in a small file so that it has 64 "
@@ -496,7 +497,7 @@ def _add_network_options(group: Any) -> None:
     group.add_argument(
         "--maxout-pieces",
         action=RecordGiven,
-        type=int,
+        type=integer_at_least(2),
         default=MLP_DEFAULTS["maxout_pieces"],
         metavar="N",
         help="pieces per unit of the maxout activation, at least 2",

@@ -109,6 +109,23 @@ def number_in(
     return parse
 
 
+def integer_at_least(minimum: int) -> Callable[[str], int]:
+    """Return an argparse type that parses an integer of at least ``minimum``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = minimum - 1
+        if value < minimum:
+            raise argparse.ArgumentTypeError(
+                f"invalid value {text!r}; pass an integer of at least {minimum}"
+            )
+        return value
+
+    return parse
+
+
 POSITIVE = number_in(0.0, low_open=True)
 NON_NEGATIVE = number_in(0.0)
 UNIT_CLOSED = number_in(0.0, 1.0, high_open=False)
@@ -212,7 +229,12 @@ def _add_schedule_options(group: Any) -> None:
                 "P",
                 "inverse_scaling: the rate after t steps is η₀ / t^P",
             ),
-            ("--step-size", int, "EPOCHS", "step: epochs between two drops"),
+            (
+                "--step-size",
+                integer_at_least(1),
+                "EPOCHS",
+                "step: epochs between two drops",
+            ),
             (
                 "--gamma",
                 UNIT_HALF_OPEN,
@@ -222,7 +244,7 @@ def _add_schedule_options(group: Any) -> None:
             ),
             (
                 "--decay-epochs",
-                int,
+                integer_at_least(1),
                 "EPOCHS",
                 "cosine: epochs from η₀ down to --min-learning-rate; default: "
                 "--epochs",
@@ -241,7 +263,7 @@ def _add_schedule_options(group: Any) -> None:
             ),
             (
                 "--plateau-patience",
-                int,
+                integer_at_least(0),
                 "EPOCHS",
                 "reduce_on_plateau: epochs without improvement of the monitored "
                 "loss before a reduction; must be below --patience",
