@@ -246,18 +246,27 @@ class Adam(Optimizer):
     ) -> None:
         m = state["first_moment"]
         v = state["second_moment"]
+        # Two scratch arrays carry every intermediate result, in the order of
+        # the formulas, so the numbers are those of the plain expressions.
+        scratch = np.multiply(gradients, 1.0 - self.beta1)
         m *= self.beta1
-        m += (1.0 - self.beta1) * gradients
+        m += scratch
+        np.square(gradients, out=scratch)
+        scratch *= 1.0 - self.beta2
         v *= self.beta2
-        v += (1.0 - self.beta2) * np.square(gradients)
+        v += scratch
 
         t = self.iterations
         m_hat_scale = 1.0 / (1.0 - self.beta1**t)
         v_hat_scale = 1.0 / (1.0 - self.beta2**t)
         if self.epsilon_placement == "corrected":
-            denominator = np.sqrt(v * v_hat_scale)
+            denominator = scratch
+            np.multiply(v, v_hat_scale, out=denominator)
+            np.sqrt(denominator, out=denominator)
             denominator += self.epsilon
-            parameters -= (self.learning_rate * m_hat_scale) * m / denominator
+            step = np.multiply(m, self.learning_rate * m_hat_scale)
+            step /= denominator
+            parameters -= step
         else:
             denominator = np.sqrt(v)
             denominator += self.epsilon
