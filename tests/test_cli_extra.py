@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from mlpkit.autoencoder import Autoencoder
-from mlpkit.cli import main
+from mlpkit.cli import extra_commands, main
 from mlpkit.model import MLP
 
 FAST = ["--epochs", "20", "--hidden", "8", "--learning-rate", "0.01"]
@@ -83,7 +83,8 @@ def autoencoder(tmp_path_factory):
 # train --folds
 
 
-def test_train_folds_reports_folds_mean_and_std(capsys, tmp_path):
+def test_train_folds_reports_folds_mean_and_std(capsys, tmp_path, monkeypatch):
+    monkeypatch.setattr(extra_commands, "stderr_is_terminal", lambda: True)
     data = write_csv(tmp_path / "data.csv")
     output = tmp_path / "model.mlpkit"
 
@@ -98,6 +99,27 @@ def test_train_folds_reports_folds_mean_and_std(capsys, tmp_path):
     assert "fold 3 of 3" in err
     assert "saved model to" in out
     assert MLP.load(output).task_ == "binary"
+
+
+def test_train_folds_progress_off_without_terminal(capsys, tmp_path):
+    data = write_csv(tmp_path / "data.csv")
+
+    status, out, err = run_cli(
+        capsys,
+        "train",
+        data,
+        "--target",
+        "label",
+        "--folds",
+        "2",
+        "-o",
+        tmp_path / "m.mlpkit",
+        *FAST,
+    )
+
+    assert status == 0
+    assert "fold 1 of 2" not in err
+    assert "2-fold cross-validation" in out
 
 
 def test_train_folds_uses_training_rows(capsys, tmp_path):

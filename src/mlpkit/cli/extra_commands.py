@@ -65,6 +65,7 @@ from .display import (
     print_text,
     reported_warnings,
     settings_table,
+    stderr_is_terminal,
 )
 from .explain_commands import check_plot_output, run_plot
 from .output_paths import (
@@ -127,7 +128,8 @@ def run_train_with_folds(args: argparse.Namespace, out: Console, err: Console) -
     train_rows, _ = split_test_rows(target, args.test_fraction, args.task, args.seed)
 
     def report(fold: FoldResult) -> None:
-        if not args.quiet:
+        # Progress, like the bar: the table after the last fold repeats it.
+        if not args.quiet and stderr_is_terminal():
             print_text(
                 err, f"fold {fold.fold} of {args.folds}: {scores_text(fold.scores)}"
             )
@@ -143,7 +145,10 @@ def run_train_with_folds(args: argparse.Namespace, out: Console, err: Console) -
             on_fold_end=report,
         )
     out.print(cross_validation_table(result))
-    print_text(out, f"training the final model on all {train_rows.size} training rows")
+    if not args.quiet:
+        print_text(
+            out, f"training the final model on all {train_rows.size} training rows"
+        )
     run_train(args, out, err)
 
 
