@@ -396,3 +396,16 @@ def test_constant_column_kept_through_save(tmp_path):
 
     assert "same" in loaded.preprocessor_.feature_names_in_
     np.testing.assert_array_equal(loaded.predict(X), model.predict(X))
+
+
+def test_hidden_dropout_without_hidden_layer_rejected():
+    with pytest.raises(ParameterError, match="no hidden layer to act on") as caught:
+        MLP(hidden_layers=(), hidden_dropout=0.2)
+
+    assert caught.value.parameter == "hidden_dropout"
+
+
+def test_zero_hidden_dropout_without_hidden_layer_accepted():
+    model = MLP(hidden_layers=(), hidden_dropout=0.0)
+
+    assert model.hidden_dropout == 0.0

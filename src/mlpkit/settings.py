@@ -281,6 +281,13 @@ def _check_regularization(model: MLP) -> None:
             _check_number("hidden_dropout", rate, 0.0, 1.0)
     else:
         _check_number("hidden_dropout", rates, 0.0, 1.0)
+        if rates > 0 and not hidden_layer_sizes(model.hidden_layers):
+            raise ParameterError(
+                "hidden_dropout has no hidden layer to act on, because "
+                "hidden_layers is empty; add a hidden layer or set hidden_dropout "
+                f"to 0; received: hidden_dropout={rates!r}",
+                parameter="hidden_dropout",
+            )
     if model.max_norm is not None:
         if not (_is_number(model.max_norm) and model.max_norm > 0):
             raise _invalid("max_norm", "a positive number or None", model.max_norm)
