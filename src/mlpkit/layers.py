@@ -125,7 +125,7 @@ class Dense:
         self.delta = delta
         scaled = delta * row_scale
         np.matmul(self.inputs.T, scaled, out=self.weight_gradient)
-        np.sum(scaled, axis=0, out=self.bias_gradient)
+        np.add.reduce(scaled, axis=0, out=self.bias_gradient)
 
     def delta_of_previous(self, previous: Dense) -> NDArray:
         """Return the previous layer's ``δ_prev = (δ · Wᵀ) ⊙ f′_prev(z_prev)``.
