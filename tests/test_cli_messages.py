@@ -405,6 +405,18 @@ def test_info_lists_option_beside_setting(classifier, capsys):
     assert "--epochs" in epochs_rows[0]
 
 
+def test_info_marks_defaults_and_unused_settings(classifier, capsys):
+    status, out, _ = run_cli(capsys, "info", classifier)
+    epsilon_rows = [line for line in out.splitlines() if "--epsilon" in line]
+    momentum_rows = [line for line in out.splitlines() if "--momentum" in line]
+
+    assert status == 0
+    assert len(epsilon_rows) == 1
+    assert "1e-08 (adam's default)" in epsilon_rows[0]
+    assert len(momentum_rows) == 1
+    assert "not used by adam" in momentum_rows[0]
+
+
 def test_anomalies_rejects_classifier_with_cli_advice(classifier, data, capsys):
     status, _, err = run_cli(capsys, "anomalies", classifier, data)
 

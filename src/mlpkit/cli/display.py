@@ -17,7 +17,7 @@ from rich.text import Text
 from ..metrics import METRIC_LABELS
 from ..model import MLP
 from ..preprocessing import NUMERIC, TabularPreprocessor
-from ..settings import LBFGS
+from ..settings import LBFGS, ignored_optimizer_settings
 from ..training import EpochCallback, EpochRecord
 from .option_names import NO_HIDDEN_LAYERS, SETTING_OPTIONS, rewrite_setting_names
 
@@ -222,13 +222,27 @@ def setting_text(value: Any) -> str:
 
 
 def settings_table(model: MLP) -> Table:
-    """Tabulate each setting with the ``train`` option that sets it, and its value."""
+    """Tabulate each setting with the ``train`` option that sets it, and its value.
+
+    A setting left to the optimizer shows the optimizer's value, and a setting
+    the optimizer ignores says so.
+    """
     table = Table(title="training settings")
     table.add_column("setting")
     table.add_column("option")
     table.add_column("value")
-    for name, value in model.get_settings().items():
-        table.add_row(name, SETTING_OPTIONS.get(name, "–"), setting_text(value))
+    settings = model.get_settings()
+    ignored = set(ignored_optimizer_settings(model.optimizer, list(settings)))
+    in_use = {}
+    if model.optimizer != LBFGS:
+        in_use = model.make_optimizer().get_config()
+    for name, value in settings.items():
+        text = setting_text(value)
+        if value is None and isinstance(in_use.get(name), float):
+            text = f"{in_use[name]:g} ({model.optimizer}'s default)"
+        elif name in ignored:
+            text += f" (not used by {model.optimizer})"
+        table.add_row(name, SETTING_OPTIONS.get(name, "–"), text)
     return table
 
 
