@@ -603,3 +603,11 @@ def test_anomalies_to_stdout_file_rejected(
     assert status == 2
     assert "is the standard output; pass --output - to write the scores" in err
     assert stdout_file.read_text() == ""
+
+
+@pytest.mark.parametrize("option", ["--output", "--checkpoint", "--plot"])
+def test_output_in_missing_directory_rejected(tmp_path, option):
+    path = tmp_path / "missing" / "file.out"
+
+    with pytest.raises(ParameterError, match="of " + option + " .* not found"):
+        check_output_paths({option: path})

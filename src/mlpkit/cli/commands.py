@@ -158,19 +158,6 @@ def split_test_rows(
     return np.sort(train_rows), np.sort(test_rows)
 
 
-def check_output_path(path: Path) -> None:
-    """Raise ParameterError unless a file can be created at ``path``."""
-    # os.path.isdir returns False where Path.is_dir raises, as for a name that
-    # is too long; check_output_paths has already reported such a path.
-    if os.path.isdir(path):
-        raise ParameterError(f"output {str(path)!r} is a directory; pass a file path")
-    if not os.path.isdir(path.parent):
-        raise ParameterError(
-            f"directory {str(path.parent)!r} of output {str(path)!r} not found; "
-            "create it first"
-        )
-
-
 @contextmanager
 def translate_write_errors(path: Path) -> Iterator[None]:
     """Turn an OSError while writing ``path`` into an MlpkitError."""
@@ -334,13 +321,10 @@ def use_streaming(args: argparse.Namespace) -> bool:
 
 def run_train(args: argparse.Namespace, out: Console, err: Console) -> None:
     model = MLP(**model_settings(args))
-    check_output_path(args.output)
     if use_streaming(args):
         run_train_streaming(model, args, out, err)
         return
     checkpoint = args.checkpoint if args.checkpoint is not None else args.resume
-    if checkpoint is not None:
-        check_output_path(checkpoint)
     check_plot_option(args)
     features, target, weights, source = load_weighted_training_data(args)
     check_training_rows(
@@ -570,8 +554,6 @@ def run_predict(args: argparse.Namespace, out: Console, err: Console) -> None:
         stdout_advice="leave out --output, or pass --output -, to write to stdout",
     )
     model = load_mlp(args.model, "predict")
-    if output is not None:
-        check_output_path(output)
     frame, source, _ = read_table(args.data, args.sep)
     with reported_warnings(err):
         predictions = prediction_frame(model, frame, source)

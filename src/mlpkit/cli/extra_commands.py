@@ -38,7 +38,6 @@ from ..modelfile import write_atomically
 from ..plotting import plot_importance, save_figure
 from .commands import (
     check_feature_values,
-    check_output_path,
     check_training_rows,
     count_classes,
     check_plot_option,
@@ -116,7 +115,6 @@ def run_train_with_folds(args: argparse.Namespace, out: Console, err: Console) -
         )
     settings = model_settings(args)
     MLP(**settings)
-    check_output_path(args.output)
     check_plot_option(args)
     features, target, source = load_training_data(args)
     check_training_rows(
@@ -181,7 +179,6 @@ def run_train_autoencoder(args: argparse.Namespace, out: Console, err: Console) 
     """Train an autoencoder on the input columns of DATA and save it."""
     _check_autoencoder_options(args)
     model = Autoencoder(**autoencoder_settings(args))
-    check_output_path(args.output)
     check_plot_option(args)
     features, source = load_autoencoder_data(args)
     check_training_rows(
@@ -430,8 +427,6 @@ def run_anomalies(args: argparse.Namespace, out: Console, err: Console) -> None:
         stdout_advice="pass --output - to write the scores to stdout",
     )
     model = load_autoencoder(args.model)
-    if output is not None:
-        check_output_path(output)
     scores_to_stdout = args.output is not None and output is None
     if scores_to_stdout:
         # "-o -" makes stdout the CSV alone, so the table goes to stderr.

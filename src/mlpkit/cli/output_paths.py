@@ -62,7 +62,8 @@ def check_output_paths(
     ------
     ParameterError
         If an output is ``-`` or the standard output, exists but is not a
-        regular file, or is the same file as an input or as another output.
+        regular file, is in a directory that does not exist, or is the same
+        file as an input or as another output.
         Also if ``stat`` fails on an output, as for a symlink loop, a regular
         file used as a directory or a name that is too long.
     """
@@ -79,6 +80,7 @@ def check_output_paths(
             )
         _check_not_stdout(option, path, stdout_advice)
         check_replaceable_file(path, f"{option} {path}")
+        _check_directory_exists(option, path)
 
     for description, input_path in (inputs or {}).items():
         if input_path is None or not os.path.isfile(input_path):
@@ -131,6 +133,17 @@ def is_same_file(first: str | os.PathLike, second: str | os.PathLike) -> bool:
         return os.path.samefile(first, second)
     except OSError:
         return os.path.realpath(first) == os.path.realpath(second)
+
+
+def _check_directory_exists(option: str, path: Path) -> None:
+    """Raise ParameterError if the directory that would contain ``path`` is missing."""
+    # os.path.isdir returns False where Path.is_dir raises, as for a name that
+    # is too long, but check_replaceable_file has already reported such a path.
+    if not os.path.isdir(path.parent):
+        raise ParameterError(
+            f"directory {str(path.parent)!r} of {option} {path} not found; "
+            "create it first"
+        )
 
 
 def _check_not_stdout(option: str, path: Path, advice: str | None) -> None:
