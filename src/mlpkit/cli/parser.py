@@ -26,7 +26,7 @@ from .train_options import (
     RecordGiven,
     RecordGivenFlag,
     add_train_options,
-    integer_at_least,
+    integer_in,
 )
 
 logger = logging.getLogger(__name__)
@@ -215,71 +215,15 @@ def parse_target_names(values: list[str] | None) -> list[str]:
     return names
 
 
-def parse_seed(text: str) -> int:
-    """Parse a random seed: an integer in [0, 2**32), as scikit-learn's random_state."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if not 0 <= value < SEED_LIMIT:
-        raise argparse.ArgumentTypeError(
-            f"invalid seed {text!r}; pass an integer from 0 to {SEED_LIMIT - 1}"
-        )
-    return value
-
-
-def parse_positive_int(text: str) -> int:
-    """Parse an integer of at least 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(
-            f"invalid count {text!r}; pass an integer of at least 1"
-        )
-    return value
-
-
-def parse_row_number(text: str) -> int:
-    """Parse ``explain --row``: a data row number, counting from 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(
-            f"invalid row number {text!r}; pass an integer of at least 1, where 1 "
-            "is the first row after the header"
-        )
-    return value
-
-
-def parse_explain_steps(text: str) -> int:
-    """Parse ``explain --steps``: an integer from 1 to MAX_EXPLAIN_STEPS."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if not 1 <= value <= MAX_EXPLAIN_STEPS:
-        raise argparse.ArgumentTypeError(
-            f"invalid number of steps {text!r}; pass an integer from 1 to "
-            f"{MAX_EXPLAIN_STEPS}"
-        )
-    return value
-
-
-def parse_folds(text: str) -> int:
-    """Parse ``--folds``: an integer of at least 2."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 2:
-        raise argparse.ArgumentTypeError(
-            f"invalid number of folds {text!r}; pass an integer of at least 2"
-        )
-    return value
+# Integer options. A seed is in [0, 2**32), as scikit-learn's random_state, and
+# a row number counts from 1.
+parse_seed = integer_in("seed", 0, SEED_LIMIT - 1)
+parse_positive_int = integer_in("count", 1)
+parse_row_number = integer_in(
+    "row number", 1, hint=", where 1 is the first row after the header"
+)
+parse_explain_steps = integer_in("number of steps", 1, MAX_EXPLAIN_STEPS)
+parse_folds = integer_in("number of folds", 2)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -497,7 +441,7 @@ def _add_network_options(group: Any) -> None:
     group.add_argument(
         "--maxout-pieces",
         action=RecordGiven,
-        type=integer_at_least(2),
+        type=integer_in("value", 2),
         default=MLP_DEFAULTS["maxout_pieces"],
         metavar="N",
         help="pieces per unit of the maxout activation, at least 2",

@@ -109,17 +109,27 @@ def number_in(
     return parse
 
 
-def integer_at_least(minimum: int) -> Callable[[str], int]:
-    """Return an argparse type that parses an integer of at least ``minimum``."""
+def integer_in(
+    noun: str, low: int, high: int | None = None, hint: str = ""
+) -> Callable[[str], int]:
+    """Return an argparse type that parses an integer from ``low`` to ``high``.
+
+    ``high`` None means no upper bound. The error reads "invalid NOUN 'TEXT';
+    pass an integer …", followed by ``hint``.
+    """
+    if high is None:
+        expected = f"an integer of at least {low}"
+    else:
+        expected = f"an integer from {low} to {high}"
 
     def parse(text: str) -> int:
         try:
             value = int(text)
         except ValueError:
-            value = minimum - 1
-        if value < minimum:
+            value = None
+        if value is None or value < low or (high is not None and value > high):
             raise argparse.ArgumentTypeError(
-                f"invalid value {text!r}; pass an integer of at least {minimum}"
+                f"invalid {noun} {text!r}; pass {expected}{hint}"
             )
         return value
 
@@ -231,7 +241,7 @@ def _add_schedule_options(group: Any) -> None:
             ),
             (
                 "--step-size",
-                integer_at_least(1),
+                integer_in("value", 1),
                 "EPOCHS",
                 "step: epochs between two drops",
             ),
@@ -244,7 +254,7 @@ def _add_schedule_options(group: Any) -> None:
             ),
             (
                 "--decay-epochs",
-                integer_at_least(1),
+                integer_in("value", 1),
                 "EPOCHS",
                 "cosine: epochs from η₀ down to --min-learning-rate; default: "
                 "--epochs",
@@ -263,7 +273,7 @@ def _add_schedule_options(group: Any) -> None:
             ),
             (
                 "--plateau-patience",
-                integer_at_least(0),
+                integer_in("value", 0),
                 "EPOCHS",
                 "reduce_on_plateau: epochs without improvement of the monitored "
                 "loss before a reduction; must be below --patience",
