@@ -606,6 +606,13 @@ def _check_in_range(
     )
 
 
+def _largest_value(dtype: npt.DTypeLike) -> float:
+    """Return the largest finite value of a floating ``dtype``, or inf for others."""
+    if np.issubdtype(dtype, np.floating):
+        return float(np.finfo(dtype).max)
+    return np.inf
+
+
 def _within_range(values: npt.NDArray[np.float64], dtype: npt.DTypeLike) -> bool:
     """Return whether ``dtype`` can hold every value, NaN counting as out of range.
 
@@ -614,9 +621,7 @@ def _within_range(values: npt.NDArray[np.float64], dtype: npt.DTypeLike) -> bool
     """
     if values.size == 0:
         return True
-    limit = np.inf
-    if np.issubdtype(dtype, np.floating):
-        limit = float(np.finfo(dtype).max)
+    limit = _largest_value(dtype)
     # NaN fails both comparisons, as in _out_of_range_cell.
     return bool(values.max() <= limit and values.min() >= -limit)
 
@@ -625,9 +630,7 @@ def _out_of_range_cell(
     values: npt.NDArray[np.float64], dtype: npt.DTypeLike
 ) -> tuple[int, int] | None:
     """Return (row, column) of the first value that ``dtype`` cannot hold, or None."""
-    limit = np.inf
-    if np.issubdtype(dtype, np.floating):
-        limit = float(np.finfo(dtype).max)
+    limit = _largest_value(dtype)
     out_of_range = ~(np.abs(values) <= limit)
     if not out_of_range.any():
         return None

@@ -225,7 +225,7 @@ def settings_table(model: MLP) -> Table:
     """Tabulate each setting with the ``train`` option that sets it, and its value.
 
     A setting left to the optimizer shows the optimizer's value, and a setting
-    the optimizer ignores says so.
+    the optimizer ignores is marked "not used by" the optimizer.
     """
     table = Table(title="training settings")
     table.add_column("setting")
