@@ -327,11 +327,11 @@ def build_schedule(model: MLP) -> LearningRateSchedule | None:
     Raises
     ------
     ParameterError
-        If a schedule setting is invalid, if ``"reduce_on_plateau"`` has a
+        If a schedule setting is invalid, or L-BFGS, which has no learning
+        rate, gets a schedule. Also if ``"reduce_on_plateau"`` has a
         ``plateau_patience`` that early stopping's ``patience`` never lets it
-        reach, if ``min_learning_rate`` is above the initial learning rate of a
-        schedule that lowers the rate towards it, or if L-BFGS, which has no
-        learning rate, gets a schedule.
+        reach, or ``min_learning_rate`` is above the initial learning rate of a
+        schedule that lowers the rate towards it.
     """
     schedule = _build_schedule(model)
     if model.learning_rate_schedule in FLOORED_SCHEDULES:

@@ -1,10 +1,11 @@
 """Checks that a command's output paths are safe to write, run before any work.
 
 An output may not be ``-`` or the standard output, a FIFO, a device or another
-file that is not regular, or a path that ``stat`` rejects, such as a symlink
-loop. It may not be the same file as one of the command's inputs or as another
-of its outputs. Two existing paths are the same file when
-``os.path.samefile`` returns True, which follows symlinks and detects hard links.
+file that is not regular, a path that ``stat`` rejects, such as a symlink
+loop, or a path in a directory that does not exist. It may not be the same
+file as one of the command's inputs or as another of its outputs. Two existing
+paths are the same file when ``os.path.samefile`` returns True, which follows
+symlinks and detects hard links.
 When one of them does not exist yet, they are the same file when they resolve to
 the same absolute path.
 """
