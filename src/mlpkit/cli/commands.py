@@ -8,7 +8,6 @@ import logging
 import math
 import os
 import signal
-import sys
 import threading
 import warnings
 from collections.abc import Callable, Iterator
@@ -58,10 +57,12 @@ from .display import (
     stderr_is_terminal,
     task_text,
     training_table,
+    write_stdout,
 )
 from .parser import parse_target_names
 from .input_checks import (
     check_column_found,
+    check_input_file,
     check_numeric_targets,
     check_separator,
     check_training_rows,
@@ -69,7 +70,7 @@ from .input_checks import (
     first_line,
     is_classification,
 )
-from .model_loading import load_mlp
+from .model_loading import check_epochs_left, load_mlp
 from .option_names import settings_from_options
 from .output_paths import check_output_paths, csv_output_path
 from .train_options import split_weight_column
@@ -86,6 +87,7 @@ def read_table(
     source that messages name (None for a dataset) and the dataset's target column
     (an empty list for CSV).
     """
+    check_input_file(text, "data file")
     if is_dataset_name(text):
         features, target = load_dataset(text)
         return pd.concat([features, target], axis=1), None, [str(target.name)]
@@ -324,6 +326,8 @@ def run_train(args: argparse.Namespace, out: Console, err: Console) -> None:
     if use_streaming(args):
         run_train_streaming(model, args, out, err)
         return
+    if args.resume is not None:
+        check_epochs_left(args.resume, args.epochs)
     checkpoint = args.checkpoint if args.checkpoint is not None else args.resume
     check_plot_option(args)
     features, target, weights, source = load_weighted_training_data(args)
@@ -560,7 +564,7 @@ def run_predict(args: argparse.Namespace, out: Console, err: Console) -> None:
     text = predictions.to_csv(index=False)
 
     if output is None:
-        sys.stdout.write(text)
+        write_stdout(text)
         return
     with translate_write_errors(output):
         write_atomically(output, lambda file: file.write(text.encode("utf-8")))

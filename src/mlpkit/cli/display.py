@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import logging
+import os
 import sys
 import warnings
 from collections.abc import Iterator
@@ -22,6 +24,30 @@ from ..training import EpochCallback, EpochRecord
 from .option_names import NO_HIDDEN_LAYERS, SETTING_OPTIONS, rewrite_setting_names
 
 logger = logging.getLogger(__name__)
+
+
+class BrokenPipeRaisingConsole(Console):
+    """A rich Console that raises BrokenPipeError when the reader of its stream exits.
+
+    rich's own handling (in rich 15) redirects stdout to ``os.devnull`` and exits
+    with status 1 at once. Raising instead lets the command line end every
+    command the same way, wherever the pipe breaks.
+    """
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        raise BrokenPipeError(errno.EPIPE, os.strerror(errno.EPIPE))
+
+
+def write_stdout(text: str) -> None:
+    """Write ``text`` to stdout and flush it.
+
+    Flushing here makes a closed pipe raise BrokenPipeError inside the
+    command, where :func:`mlpkit.cli.program.run` ends it quietly, rather than
+    in Python's flush at exit, which prints "Exception ignored" and exits 120.
+    """
+    sys.stdout.write(text)
+    sys.stdout.flush()
 
 
 def print_text(console: Console, text: str | Text) -> None:
@@ -225,13 +251,17 @@ def settings_table(model: MLP) -> Table:
     """Tabulate each setting with the ``train`` option that sets it, and its value.
 
     A setting left to the optimizer shows the optimizer's value, and a setting
-    the optimizer ignores is marked "not used by" the optimizer.
+    the optimizer ignores is marked "not used by" the optimizer. The regression
+    loss is marked "not used by" a classification task, whose loss is a
+    cross-entropy that follows from the task.
     """
     table = Table(title="training settings")
     table.add_column("setting")
     table.add_column("option")
     table.add_column("value")
     settings = model.get_settings()
+    # An autoencoder has no task_.
+    task = getattr(model, "task_", None)
     ignored = set(ignored_optimizer_settings(model.optimizer, list(settings)))
     in_use = {}
     if model.optimizer != LBFGS:
@@ -242,6 +272,8 @@ def settings_table(model: MLP) -> Table:
             text = f"{in_use[name]:g} ({model.optimizer}'s default)"
         elif name in ignored:
             text += f" (not used by {model.optimizer})"
+        elif name == "loss" and task not in (None, "regression"):
+            text += f" (not used by {task} classification)"
         table.add_row(name, SETTING_OPTIONS.get(name, "–"), text)
     return table
 

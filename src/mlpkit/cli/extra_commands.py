@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import inspect
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +64,7 @@ from .display import (
     reported_warnings,
     settings_table,
     stderr_is_terminal,
+    write_stdout,
 )
 from .explain_commands import check_plot_output, run_plot
 from .output_paths import (
@@ -74,7 +74,13 @@ from .output_paths import (
 )
 from .parser import parse_target_names
 from .ignored_options import warn_ignored_options
-from .model_loading import load_autoencoder, load_mlp, model_kind
+from .input_checks import check_input_file
+from .model_loading import (
+    RESUME_CHECKPOINT,
+    load_autoencoder,
+    load_mlp,
+    model_kind,
+)
 
 AUTOENCODER_SETTINGS = tuple(inspect.signature(Autoencoder).parameters)
 """Names of the Autoencoder constructor arguments, taken from the train options."""
@@ -85,6 +91,9 @@ AUTOENCODER_SETTINGS = tuple(inspect.signature(Autoencoder).parameters)
 
 def run_train_command(args: argparse.Namespace, out: Console, err: Console) -> None:
     """Run ``train``: an autoencoder, cross-validation then a model, or a model."""
+    check_input_file(args.data, "data file")
+    if args.resume is not None:
+        check_input_file(args.resume, RESUME_CHECKPOINT)
     check_train_output_paths(args)
     with reported_warnings(err):
         warn_ignored_options(args, streaming=use_streaming(args))
@@ -467,7 +476,7 @@ def run_anomalies(args: argparse.Namespace, out: Console, err: Console) -> None:
     columns = ["rank", "row", "reconstruction_error"]
     text = ranked[columns].to_csv(index=False)
     if scores_to_stdout:
-        sys.stdout.write(text)
+        write_stdout(text)
         return
     with translate_write_errors(output):
         write_atomically(output, lambda file: file.write(text.encode("utf-8")))

@@ -1,21 +1,64 @@
 """Checks of command-line input whose messages name the option to change.
 
-They cover the ``--sep`` of a CSV file, the ``--target`` and ``--weight-column``
-names, the rows that ``--test-fraction`` and ``--validation-fraction`` leave for
-training, and the types of several target columns.
+They cover input files that are not regular files, the ``--sep`` of a CSV
+file, the ``--target`` and ``--weight-column`` names, the rows that
+``--test-fraction`` and ``--validation-fraction`` leave for training, and the
+types of several target columns.
 """
 
 from __future__ import annotations
 
 import difflib
 import math
+import os
+import stat
 from pathlib import Path
 
 import pandas as pd
 
 from ..data import describe_source, format_columns
 from ..errors import DataError, ParameterError
+from ..modelfile import FILE_TYPE_NAMES
 from ..tasks import infer_task
+
+STDIN_PATH = "-"
+"""The path that many commands read as the standard input; mlpkit rejects it."""
+
+
+def check_input_file(path: str | os.PathLike, role: str) -> None:
+    """Raise ParameterError if ``path`` is empty, ``-``, a pipe or a device.
+
+    ``role`` names the input in messages, such as ``"data file"``. The commands
+    read each input more than once: a CSV file to detect its separator and
+    then its rows, a model file to check its archive and then its members, and
+    ``train --folds`` reads DATA again for the final model. A pipe, such as the
+    ``/dev/fd/63`` of a shell's ``<(...)``, yields its contents only once, so
+    it is rejected before anything opens it, which for a FIFO without a
+    writer would wait forever. A missing path passes, for the loaders to
+    report with their own advice, and so does a directory.
+    """
+    text = str(path)
+    if not text:
+        raise ParameterError(f"the {role} path is empty; pass a file path")
+    if text == STDIN_PATH:
+        raise ParameterError(
+            f"reading the {role} from standard input ('-') is not supported, "
+            "because mlpkit reads it more than once; save it to a file and pass "
+            "that file's path"
+        )
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+        return
+    kind = FILE_TYPE_NAMES.get(stat.S_IFMT(mode), "special file")
+    if stat.S_ISFIFO(mode):
+        kind = "pipe (FIFO)"
+    raise ParameterError(
+        f"{role} {text} is a {kind}, not a regular file, and mlpkit reads it more "
+        "than once; save it to a file and pass that file's path"
+    )
 
 SEPARATOR_OPTIONS = {";": "';'", "\t": "tab", ",": "','", "|": "'|'"}
 """Separators that a wrong ``--sep`` may have missed, as ``--sep`` takes them."""

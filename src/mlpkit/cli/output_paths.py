@@ -2,8 +2,9 @@
 
 An output may not be ``-`` or the standard output, a FIFO, a device or another
 file that is not regular, a path that ``stat`` rejects, such as a symlink
-loop, or a path in a directory that does not exist. It may not be the same
-file as one of the command's inputs or as another of its outputs. Two existing
+loop, or a path in a directory that does not exist or cannot be written to.
+It may not be the same file as one of the command's inputs or as another of
+its outputs. Two existing
 paths are the same file when ``os.path.samefile`` returns True, which follows
 symlinks and detects hard links.
 When one of them does not exist yet, they are the same file when they resolve to
@@ -15,11 +16,12 @@ from __future__ import annotations
 import argparse
 import itertools
 import os
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
 from ..errors import ParameterError
-from ..modelfile import check_replaceable_file
+from ..modelfile import check_replaceable_file, os_error_reason
 
 PathOption = str | os.PathLike | None
 
@@ -63,8 +65,8 @@ def check_output_paths(
     ------
     ParameterError
         If an output is ``-`` or the standard output, exists but is not a
-        regular file, is in a directory that does not exist, or is the same
-        file as an input or as another output.
+        regular file, is in a directory that does not exist or cannot be
+        written to, or is the same file as an input or as another output.
         Also if ``stat`` fails on an output, as for a symlink loop, a regular
         file used as a directory or a name that is too long.
     """
@@ -82,6 +84,7 @@ def check_output_paths(
         _check_not_stdout(option, path, stdout_advice)
         check_replaceable_file(path, f"{option} {path}")
         _check_directory_exists(option, path)
+        _check_directory_writable(option, path)
 
     for description, input_path in (inputs or {}).items():
         if input_path is None or not os.path.isfile(input_path):
@@ -104,10 +107,19 @@ def check_output_paths(
 def check_train_output_paths(args: argparse.Namespace) -> None:
     """Check the files that ``train`` writes against DATA, ``--resume`` and each other.
 
-    Without ``--checkpoint``, a training started with ``--resume`` rewrites the
-    ``--resume`` file, so that file counts as an output. With ``--checkpoint``
-    naming the ``--resume`` file too, the file is meant to be continued in place.
+    ``--resume`` names a checkpoint to read, so it may not be DATA. Without
+    ``--checkpoint``, a training started with ``--resume`` rewrites the
+    ``--resume`` file, so that file counts as an output too. With
+    ``--checkpoint`` naming the ``--resume`` file, the file is meant to be
+    continued in place.
     """
+    resume_is_data = os.path.isfile(args.data) and args.resume is not None
+    if resume_is_data and is_same_file(args.resume, args.data):
+        raise ParameterError(
+            f"--resume {args.resume} is the training data file, not a checkpoint; "
+            "pass the checkpoint that --checkpoint wrote"
+        )
+
     inputs: dict[str, PathOption] = {"the training data file": args.data}
     checkpoint_option, checkpoint = "--checkpoint", args.checkpoint
     if checkpoint is None:
@@ -145,6 +157,28 @@ def _check_directory_exists(option: str, path: Path) -> None:
             f"directory {str(path.parent)!r} of {option} {path} not found; "
             "create it first"
         )
+
+
+def _check_directory_writable(option: str, path: Path) -> None:
+    """Raise ParameterError unless a file can be created in the directory of ``path``.
+
+    The check creates and removes a temporary file there, as the atomic write
+    of the output will, rather than calling ``os.access``. That call checks
+    the permission bits and the local mount, but not what a server decides,
+    such as an NFS server that maps root to another user.
+    """
+    directory = path.parent
+    try:
+        with tempfile.NamedTemporaryFile(
+            dir=directory, prefix=".mlpkit-write-check-", suffix=".tmp"
+        ):
+            pass
+    except OSError as error:
+        raise ParameterError(
+            f"cannot write {option} {path}: creating a file in directory "
+            f"{str(directory)!r} failed ({os_error_reason(error)}); make the "
+            "directory writable or choose another path"
+        ) from error
 
 
 def _check_not_stdout(option: str, path: Path, advice: str | None) -> None:

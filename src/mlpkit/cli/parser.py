@@ -41,6 +41,12 @@ EXIT_INTERRUPTED = 130
 EXIT_SIGNAL_BASE = 128
 """A command stopped by signal N exits with 128 + N: 130 for SIGINT, 143 for SIGTERM."""
 
+EXIT_STDOUT_CLOSED = 0
+"""Exit status when the reader of stdout exits first, as ``head`` does.
+
+The reader chose to stop reading, so the command ends quietly, as after success.
+"""
+
 SEPARATOR_NAMES = {"tab": "\t", "\\t": "\t", "semicolon": ";", "comma": ","}
 """Names that ``--sep`` accepts besides a single character."""
 
@@ -183,6 +189,17 @@ def parse_size_mib(text: str) -> float:
     return value
 
 
+def parse_file_path(text: str) -> Path:
+    """Parse an option that names a file, rejecting an empty value.
+
+    ``Path("")`` is the current directory, so an empty value would otherwise
+    be reported as a directory.
+    """
+    if not text:
+        raise argparse.ArgumentTypeError("empty path; pass a file path")
+    return Path(text)
+
+
 def parse_separator(text: str) -> str:
     """Parse ``--sep``: one character, or tab, \\t, semicolon or comma."""
     separator = SEPARATOR_NAMES.get(text.lower(), text)
@@ -297,21 +314,21 @@ def _add_train_parser(commands: Any, common: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--output",
         "-o",
-        type=Path,
+        type=parse_file_path,
         default=Path(DEFAULT_MODEL_PATH),
         metavar="PATH",
         help="model file to write",
     )
     parser.add_argument(
         "--plot",
-        type=Path,
+        type=parse_file_path,
         metavar="FILE.png",
         help="also write the learning curves to this PNG file (needs matplotlib: "
         "pip install 'mlpkit[plot]')",
     )
     parser.add_argument(
         "--checkpoint",
-        type=Path,
+        type=parse_file_path,
         metavar="FILE",
         help="checkpoint file, rewritten after every epoch and when Ctrl-C or "
         "SIGTERM stops training; continue from it with --resume. Without this "
@@ -319,7 +336,7 @@ def _add_train_parser(commands: Any, common: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--resume",
-        type=Path,
+        type=parse_file_path,
         metavar="FILE",
         help="continue training from this checkpoint; pass the DATA, --target, "
         "--test-fraction and network options of the run that wrote it, while "
@@ -537,7 +554,7 @@ def _add_predict_parser(commands: Any, common: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--output",
         "-o",
-        type=Path,
+        type=parse_file_path,
         metavar="FILE",
         help="CSV file to write instead of stdout; - also writes to stdout",
     )
@@ -638,7 +655,7 @@ def _add_plot_parser(commands: Any, common: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--output",
         "-o",
-        type=Path,
+        type=parse_file_path,
         metavar="FILE.png",
         help="PNG file to write; without it, MODEL-plot.png (MODEL-network.png "
         "with --network) beside MODEL",
@@ -701,7 +718,7 @@ def _add_anomalies_parser(commands: Any, common: argparse.ArgumentParser) -> Non
     parser.add_argument(
         "--output",
         "-o",
-        type=Path,
+        type=parse_file_path,
         metavar="FILE",
         help="also write every row's rank, row number and error to this CSV file; "
         "- writes them to stdout",

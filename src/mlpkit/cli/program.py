@@ -6,14 +6,18 @@ warnings and errors to stderr. A usage error and an
 :class:`~mlpkit.errors.MlpkitError` end the command with one line
 ``error: <message>`` and exit status 2. With ``--debug``, the MlpkitError's
 traceback comes before that line. Messages name the options as typed (``--epochs``),
-not the library arguments they set (``max_epochs``). Other exceptions are bugs
-and propagate with their traceback, which Python ends with exit status 1.
+not the library arguments they set (``max_epochs``). Ctrl-C outside training
+ends any command with the line ``stopped: interrupted by SIGINT (Ctrl-C)`` and
+exit status 130. When the reader of stdout exits early, as ``head`` does, the
+command ends quietly with exit status 0. Other exceptions are bugs and
+propagate with their traceback, which Python ends with exit status 1.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -22,12 +26,13 @@ from rich.console import Console
 from rich.logging import RichHandler
 
 from ..errors import MlpkitError
+from . import INTERRUPTED_LABEL, INTERRUPTED_MESSAGE
 from .commands import (
     TrainingStopped,
     run_evaluate,
     run_predict,
 )
-from .display import print_line, reported_warnings
+from .display import BrokenPipeRaisingConsole, print_line, reported_warnings
 from .explain_commands import run_explain
 from .extra_commands import (
     run_anomalies,
@@ -40,6 +45,7 @@ from .option_names import error_message
 from .parser import (
     EXIT_INTERRUPTED,
     EXIT_SIGNAL_BASE,
+    EXIT_STDOUT_CLOSED,
     EXIT_USAGE,
     UsageError,
     build_parser,
@@ -84,11 +90,29 @@ def logging_to_stderr(debug: bool, err: Console) -> Iterator[None]:
 def run(argv: list[str] | None = None) -> int:
     """Run the ``mlpkit`` command on ``argv`` (default: sys.argv[1:]).
 
-    Returns the exit status: 0 on success, 2 for usage errors and MlpkitError, and
-    128 plus the signal number after SIGINT (130, Ctrl-C) or SIGTERM (143).
+    Returns the exit status: 0 on success and when the reader of stdout exits
+    early, 2 for usage errors and MlpkitError, 130 after Ctrl-C outside
+    training, and 128 plus the signal number after SIGINT (130) or SIGTERM
+    (143) stopped training.
+    """
+    try:
+        return run_command(argv)
+    except KeyboardInterrupt:
+        err = BrokenPipeRaisingConsole(stderr=True)
+        print_line(err, INTERRUPTED_LABEL, "bold yellow", INTERRUPTED_MESSAGE)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        discard_stdout()
+        return EXIT_STDOUT_CLOSED
+
+
+def run_command(argv: list[str] | None) -> int:
+    """Parse ``argv`` and run its command; return the exit status.
+
+    KeyboardInterrupt and BrokenPipeError propagate to :func:`run`.
     """
     parser = build_parser()
-    err = Console(stderr=True)
+    err = BrokenPipeRaisingConsole(stderr=True)
     try:
         args = parser.parse_args(argv)
     except UsageError as error:
@@ -100,7 +124,7 @@ def run(argv: list[str] | None = None) -> int:
             return exit_request.code
         return 0 if exit_request.code is None else EXIT_USAGE
 
-    out = Console()
+    out = BrokenPipeRaisingConsole()
     run = COMMANDS[args.command]
     try:
         with logging_to_stderr(args.debug, err), reported_warnings(err):
@@ -114,10 +138,26 @@ def run(argv: list[str] | None = None) -> int:
     except TrainingStopped as stopped:
         # run_train has saved the checkpoint and the best model, and printed where.
         return EXIT_SIGNAL_BASE + stopped.signal_number
-    except KeyboardInterrupt:
-        print_line(err, "error", "bold red", "interrupted")
-        return EXIT_INTERRUPTED
     return 0
+
+
+def discard_stdout() -> None:
+    """Point the file descriptor of stdout at ``os.devnull``.
+
+    Python flushes stdout at exit. After the reader has gone, the flush of any
+    text still buffered would fail and print "Exception ignored" to stderr.
+    A stdout without a file descriptor, as under pytest's capture, is left as
+    it is.
+    """
+    try:
+        descriptor = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, descriptor)
+    finally:
+        os.close(devnull)
 
 
 if __name__ == "__main__":
