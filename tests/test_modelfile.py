@@ -7,6 +7,7 @@ import zipfile
 import numpy as np
 import pytest
 
+from mlpkit import modelfile
 from mlpkit.errors import ModelFileError
 from mlpkit.modelfile import (
     FORMAT_VERSION,
@@ -124,3 +125,29 @@ def test_metadata_not_json_rejected(tmp_path):
 
     with pytest.raises(ModelFileError, match="metadata"):
         load_model_file(path)
+
+
+def test_padded_array_rejected_before_decompressing(tmp_path, monkeypatch):
+    path = tmp_path / "model.mlpkit"
+    save_model_file(path, {}, {})
+    buffer = io.BytesIO()
+    np.save(buffer, np.zeros((5, 16), dtype=np.float32))
+    padded = buffer.getvalue() + bytes(20_000_000)
+    with zipfile.ZipFile(path, "a", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("arrays/weights_0.npy", padded)
+
+    read_member = modelfile._read_member
+
+    def read_unless_padded(archive, info):
+        assert info.filename != "arrays/weights_0.npy", "decompressed in full"
+        return read_member(archive, info)
+
+    monkeypatch.setattr(modelfile, "_read_member", read_unless_padded)
+
+    with pytest.raises(ModelFileError) as caught:
+        load_model_file(path)
+
+    message = str(caught.value)
+    assert "'weights_0'" in message
+    assert "320 bytes" in message
+    assert "20000320 bytes after the header" in message

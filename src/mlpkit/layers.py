@@ -114,6 +114,14 @@ class Dense:
         self.a = self.activation.forward(self.z)
         return self.a
 
+    def clear_cache(self) -> None:
+        """Drop the cached ``inputs``, ``z``, ``a``, ``delta`` and ``input_mask``."""
+        self.inputs = None
+        self.z = None
+        self.a = None
+        self.delta = None
+        self.input_mask = None
+
     def backward(self, delta: NDArray, row_scale: float | NDArray) -> None:
         """Store ``δ`` and the gradients ``∂L/∂W = a_prevᵀ · (r ⊙ δ)``, ``∂L/∂b = Σᵢ rᵢ δᵢ``.
 

@@ -99,7 +99,7 @@ def load_model(
         model = _model_from_settings(cls, sections["settings"])
         model.network_ = Network.from_config(sections["network"], arrays)
         model.preprocessor_ = TabularPreprocessor.from_config(
-            sections["preprocessing"]
+            sections["preprocessing"], dtype=model.network_.dtype
         )
         if load_extra is not None:
             load_extra(model, sections)

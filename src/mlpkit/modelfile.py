@@ -534,6 +534,11 @@ def _read_metadata(
             parse_constant=_reject_constant,
             parse_float=_parse_finite_float,
         )
+    except _NonFiniteNumberError as error:
+        raise ModelFileError(
+            f"model file {name!r} has {error}{_non_finite_location(data)}; save "
+            "the model again"
+        ) from None
     except (UnicodeDecodeError, ValueError, RecursionError) as error:
         raise ModelFileError(
             f"model file {name!r} has unreadable metadata ({_shorten(error)}); "
@@ -558,15 +563,55 @@ def _read_metadata(
     return metadata
 
 
+class _NonFiniteNumberError(ValueError):
+    """NaN, an infinity or a number beyond float64 in the metadata."""
+
+
 def _reject_constant(constant: str) -> Any:
-    raise ValueError(f"{constant} is not a finite number")
+    raise _NonFiniteNumberError(f"{constant}, which is not a finite number,")
 
 
 def _parse_finite_float(text: str) -> float:
     value = float(text)
     if not math.isfinite(value):
-        raise ValueError(f"{_shorten(text)} is not a finite number")
+        raise _NonFiniteNumberError(f"{_shorten(text)}, which is not a finite number,")
     return value
+
+
+def _non_finite_location(data: bytearray) -> str:
+    """Return " at <path>" of the first non-finite number in metadata ``data``.
+
+    The path is written as Python indexes the parsed metadata, such as
+    ``metadata['preprocessing']['columns'][0]['mean']``, followed by the
+    ``name`` of the object that contains the number when it has one, as a column
+    entry does. Returns "" where the metadata cannot be parsed with such
+    numbers either.
+    """
+    try:
+        metadata = json.loads(data.decode("utf-8"))
+    except (ValueError, RecursionError):
+        return ""
+    # Depth first, in document order, without recursion: the parser accepts
+    # nesting deeper than Python's recursion limit.
+    pending: list[tuple[Any, str, Any]] = [(metadata, "metadata", None)]
+    while pending:
+        value, path, holder = pending.pop()
+        if isinstance(value, float) and not math.isfinite(value):
+            named = ""
+            if isinstance(holder, dict) and isinstance(holder.get("name"), str):
+                named = f", in the entry named {_shorten(holder['name'])!r}"
+            return f" at {_shorten(path)}{named}"
+        if isinstance(value, dict):
+            children = [(child, f"{path}[{key!r}]") for key, child in value.items()]
+        elif isinstance(value, list):
+            children = [
+                (child, f"{path}[{index}]") for index, child in enumerate(value)
+            ]
+        else:
+            continue
+        for child, child_path in reversed(children):
+            pending.append((child, child_path, value))
+    return ""
 
 
 def _read_arrays(
@@ -590,11 +635,48 @@ def _read_arrays(
             "a larger max_array_bytes"
         )
 
+    # Every header is checked against its member's declared size first, so a
+    # member padded beyond its array is rejected before it is decompressed.
+    for array_name, info in array_members.items():
+        _check_npy_member_size(archive, info, array_name, name)
     arrays = {}
     for array_name, info in array_members.items():
         data = _read_member(archive, info)
         arrays[array_name] = _parse_npy(data, array_name, name)
     return arrays
+
+
+def _invalid_array(name: str, array_name: str) -> Any:
+    """Return a function that builds the ModelFileError for a problem of one array."""
+
+    def invalid(problem: str) -> ModelFileError:
+        return ModelFileError(
+            f"model file {name!r} has an invalid array {array_name!r} ({problem}); "
+            "save the model again"
+        )
+
+    return invalid
+
+
+def _check_npy_member_size(
+    archive: zipfile.ZipFile, info: zipfile.ZipInfo, array_name: str, name: str
+) -> None:
+    """Raise ModelFileError unless the member's ``.npy`` header accounts for its size.
+
+    Only the header is decompressed: at most the magic string, the version,
+    the header length and :data:`NPY_MAX_HEADER_BYTES` of header text.
+    """
+    invalid = _invalid_array(name, array_name)
+    prefix_bytes = len(NPY_MAGIC) + 2 + 4 + NPY_MAX_HEADER_BYTES
+    with archive.open(info) as file:
+        prefix = bytearray(file.read(min(prefix_bytes, info.file_size)))
+    shape, _, dtype, offset = _parse_npy_header(prefix, invalid)
+    expected = math.prod(shape) * dtype.itemsize
+    if offset + expected != info.file_size:
+        raise invalid(
+            f"its header declares shape {shape} of {dtype.name}, {expected} bytes, "
+            f"but the archive declares {info.file_size - offset} bytes after the header"
+        )
 
 
 def _parse_npy(data: bytearray, array_name: str, name: str) -> NDArray:
@@ -603,13 +685,7 @@ def _parse_npy(data: bytearray, array_name: str, name: str) -> NDArray:
     The array is a view of ``data``, so it costs no second copy unless its byte
     order or memory layout needs converting.
     """
-
-    def invalid(problem: str) -> ModelFileError:
-        return ModelFileError(
-            f"model file {name!r} has an invalid array {array_name!r} ({problem}); "
-            "save the model again"
-        )
-
+    invalid = _invalid_array(name, array_name)
     shape, fortran_order, dtype, offset = _parse_npy_header(data, invalid)
     count = math.prod(shape)
     expected = count * dtype.itemsize

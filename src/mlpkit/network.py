@@ -36,6 +36,14 @@ DTYPES = {"float32": np.float32, "float64": np.float64}
 #: (centered RMSprop with momentum keeps three, Adam two).
 TRAINING_PARAMETER_COPIES = 7
 
+#: Maximum bytes of pre-activations ``z`` and activations ``a``, over all
+#: layers, that :meth:`Network.forward` keeps for one block of rows. A larger
+#: input runs block by block, so predicting on many rows needs memory for one
+#: block instead of all rows. 64 MiB is a small share of the memory of any
+#: machine that trains networks, yet fits thousands of rows for layers of a
+#: few thousand units, so each block's matrix products stay large.
+FORWARD_BLOCK_BYTES = 64 * 2**20
+
 
 def resolve_dtype(dtype: Any) -> np.dtype:
     """Return the NumPy dtype for ``"float32"``/``"float64"`` (or the types)."""
@@ -177,6 +185,10 @@ class Network:
             )
             for i in range(len(sizes) - 1)
         ]
+        pieces = [layer.pieces for layer in self.layers]
+        self._forward_row_bytes = self.dtype.itemsize * _values_per_row(
+            sizes, pieces, with_deltas=False
+        )
         n_parameters = sum(layer.parameter_count for layer in self.layers)
         self.parameters = np.zeros(n_parameters, dtype=self.dtype)
         self.gradients = np.zeros(n_parameters, dtype=self.dtype)
@@ -213,9 +225,36 @@ class Network:
     def forward(self, X: NDArray) -> NDArray:
         """Propagate ``X`` (n_samples, n_features) forward; return ŷ (n_samples, n_outputs).
 
-        No dropout is applied, whatever the dropout rates.
+        No dropout is applied, whatever the dropout rates. When the ``z`` and
+        ``a`` of all rows fit in :data:`FORWARD_BLOCK_BYTES`, the input runs as
+        one pass and the layers keep its ``inputs``, ``z`` and ``a``. A larger
+        input runs in blocks of rows that each fit, written into one output
+        array, and the layers keep no ``inputs``, ``z`` or ``a`` afterwards.
+
+        NOTE: OpenBLAS (with NumPy 2.4) chooses its kernels and its split
+        between threads by the number of rows in a product, so a row's output
+        from a blocked pass can differ in the last bits from one pass over all
+        rows. The tests allow a relative difference of 1e-5 in float32 and
+        1e-12 in float64. An input that fits one block gives exactly the
+        one-pass result.
         """
-        return self._propagate(X, None)
+        inputs = np.asarray(X, dtype=self.dtype)
+        block_rows = max(1, FORWARD_BLOCK_BYTES // self._forward_row_bytes)
+        if inputs.ndim != 2 or inputs.shape[0] <= block_rows:
+            return self._propagate(inputs, None)
+        return self._forward_in_blocks(inputs, block_rows)
+
+    def _forward_in_blocks(self, inputs: NDArray, block_rows: int) -> NDArray:
+        n_rows = inputs.shape[0]
+        outputs = np.empty((n_rows, self.layer_sizes[-1]), dtype=self.dtype)
+        for start in range(0, n_rows, block_rows):
+            stop = min(start + block_rows, n_rows)
+            outputs[start:stop] = self._propagate(inputs[start:stop], None)
+            # Freed before the next block is computed, so that two blocks'
+            # z and a are never held at once.
+            for layer in self.layers:
+                layer.clear_cache()
+        return outputs
 
     def _propagate(
         self, X: NDArray, dropout_masks: Sequence[NDArray | None] | None
@@ -308,7 +347,7 @@ class Network:
         """
         y_true = np.asarray(y_true, dtype=self.dtype)
         if sample_weight is not None:
-            sample_weight = np.asarray(sample_weight, dtype=self.dtype)
+            sample_weight = self.sample_weight_in_dtype(sample_weight)
         backpropagate(self.layers, self.loss, y_true, sample_weight)
         for layer in self.layers:
             if self.l1:
@@ -316,6 +355,23 @@ class Network:
             if self.l2:
                 layer.weight_gradient += self.l2 * layer.weights
         return self.gradients
+
+    def sample_weight_in_dtype(self, sample_weight: NDArray) -> NDArray:
+        """Return the sample weights in the network's dtype, for ``wᵢ / Σw``.
+
+        Only the ratios ``wᵢ / Σw`` enter the gradients. Weights whose sum
+        overflows the dtype or is 0 in it, such as 1e300 or 1e-50 in float32,
+        are first scaled by a power of two in float64, which keeps every ratio
+        exact. Without that, the ratios would be NaN.
+        """
+        weights = np.asarray(sample_weight, dtype=self.dtype)
+        with np.errstate(over="ignore"):
+            total = weights.sum()
+        if np.isfinite(total) and total > 0:
+            return weights
+        exact = np.asarray(sample_weight, dtype=np.float64)
+        _, exponent = np.frexp(exact.max())
+        return np.ldexp(exact, -exponent).astype(self.dtype)
 
     def loss_value(
         self, X: NDArray, y_true: NDArray, sample_weight: NDArray | None = None
@@ -517,6 +573,21 @@ class Network:
         )
 
 
+def _values_per_row(
+    layer_sizes: Sequence[int], pieces: Sequence[int], *, with_deltas: bool
+) -> int:
+    """Return the values of ``z`` and ``a``, and ``δ`` if asked, of one row.
+
+    Per layer, ``z`` and ``δ`` have ``n_out · pieces`` columns and ``a`` has
+    ``n_out``.
+    """
+    z_copies = 2 if with_deltas else 1
+    return sum(
+        n_out * (z_copies * layer_pieces + 1)
+        for n_out, layer_pieces in zip(layer_sizes[1:], pieces)
+    )
+
+
 def _pieces_per_layer(
     layer_sizes: Sequence[int],
     activation: str,
@@ -606,9 +677,9 @@ def check_training_memory(
     unknown, nothing is checked. ``parameter`` is the setting that the error
     names as the one to change.
     """
-    # NOTE: forward passes over all validation rows at once and the curvature
-    # pairs of L-BFGS are not counted, so a network just under the limit can
-    # still run out of memory.
+    # NOTE: the curvature pairs of L-BFGS and the blocks of Network.forward
+    # (at most FORWARD_BLOCK_BYTES) are not counted, so a network just under
+    # the limit can still run out of memory.
     limit = physical_memory_bytes()
     if limit is None:
         return
@@ -619,11 +690,7 @@ def check_training_memory(
     pieces = _pieces_per_layer(
         layer_sizes, activation, output_activation, maxout_pieces
     )
-    # Per row, z and δ have n_out · pieces columns and a has n_out.
-    row_values = sum(
-        n_out * (2 * layer_pieces + 1)
-        for n_out, layer_pieces in zip(layer_sizes[1:], pieces)
-    )
+    row_values = _values_per_row(layer_sizes, pieces, with_deltas=True)
     activation_bytes = batch_rows * row_values * dtype.itemsize
     needed = parameter_bytes + activation_bytes
     if needed <= limit:
@@ -633,12 +700,19 @@ def check_training_memory(
     batch = ""
     if batch_rows:
         batch = f", plus the activations of a batch of {batch_rows} rows,"
+    advice = "use fewer hidden units"
+    if any(layer_pieces > 1 for layer_pieces in pieces):
+        advice = (
+            f"use fewer hidden units or a smaller maxout_pieces (now "
+            f"{maxout_pieces:,}), because each maxout unit has maxout_pieces "
+            "columns of weights"
+        )
     raise ParameterError(
         f"layer sizes {layout} give {n_parameters:,} parameters, whose values, "
         "gradients, best-epoch copies and optimizer state"
         f"{batch} need about {format_bytes(needed)} "
         f"in {dtype.name}, more than the {format_bytes(limit)} of memory on this "
-        "machine; use fewer hidden units",
+        f"machine; {advice}",
         parameter=parameter,
     )
 

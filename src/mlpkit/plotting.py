@@ -29,6 +29,7 @@ from .modelfile import write_atomically
 from .network import Network
 from .network_drawing import MAX_DRAWN_UNITS, draw_network
 from .preprocessing import NUMERIC
+from .tasks import as_multilabel_frame, as_target_frame
 from .trace import output_unit_names
 from .training import History
 
@@ -229,7 +230,14 @@ def draw_predicted_vs_true(
 
 
 def two_numeric_inputs(model: MLP) -> list[str] | None:
-    """Return the model's two input column names if both are numeric, else None."""
+    """Return the model's two input column names if both are numeric, else None.
+
+    Raises
+    ------
+    NotFittedError
+        If the model has not been trained or loaded.
+    """
+    model._check_fitted()
     columns = model.preprocessor_.describe()
     if len(columns) != 2 or any(column["kind"] != NUMERIC for column in columns):
         return None
@@ -237,18 +245,23 @@ def two_numeric_inputs(model: MLP) -> list[str] | None:
 
 
 def draw_decision_boundary(
-    ax: Any, model: MLP, features: pd.DataFrame, target: pd.DataFrame | None = None
+    ax: Any, model: MLP, features: pd.DataFrame, target: Any = None
 ) -> None:
     """Draw the model's predictions over the plane of its two numeric inputs.
 
     Classifiers show the predicted class regions (and the 0.5 probability
     contour for two classes), regressors the predicted value. The rows of
-    ``features`` are drawn on top, coloured by ``target`` when given.
+    ``features`` are drawn on top, coloured by ``target`` when given: a
+    DataFrame, a Series or an array, as :meth:`MLP.evaluate` takes it.
 
     Raises
     ------
+    NotFittedError
+        If the model has not been trained or loaded.
     ParameterError
         If the model does not have exactly two numeric input columns.
+    DataError
+        If ``target`` has another number of rows than ``features``.
     """
     names = two_numeric_inputs(model)
     if names is None:
@@ -256,6 +269,12 @@ def draw_decision_boundary(
         raise ParameterError(
             "a decision boundary needs a model with exactly two numeric input "
             f"columns; this model has {len(inputs)}: {format_columns(inputs)}"
+        )
+    target = _target_frame(model, target)
+    if target is not None and len(target) != len(features):
+        raise DataError(
+            f"features have {len(features)} rows but the target has {len(target)}; "
+            "they must match"
         )
     x = pd.to_numeric(features[names[0]], errors="coerce").to_numpy(dtype=float)
     y = pd.to_numeric(features[names[1]], errors="coerce").to_numpy(dtype=float)
@@ -269,6 +288,20 @@ def draw_decision_boundary(
         _draw_class_regions(ax, model, grid_x, grid_y, outputs, x, y, target)
     ax.set_xlabel(names[0])
     ax.set_ylabel(names[1])
+
+
+def _target_frame(model: MLP, target: Any) -> pd.DataFrame | None:
+    """Return ``target`` as a DataFrame with one column per target, or None.
+
+    A Series or array without a name gets the model's first target name, so
+    legends name the target as training did.
+    """
+    if target is None:
+        return None
+    name = str(model.target_encoder_.target_names_[0])
+    if model.task_ == "multilabel":
+        return as_multilabel_frame(target, name)
+    return as_target_frame(target, name)
 
 
 def _padded_range(values: NDArray) -> NDArray:
@@ -362,20 +395,25 @@ def _draw_value_surface(
 def plot_model(
     model: MLP,
     features: pd.DataFrame | None = None,
-    target: pd.DataFrame | None = None,
+    target: Any = None,
     source: str | None = None,
 ) -> Any:
     """Return a figure of a fitted model: learning curves and, given data, results.
 
     With ``features`` and ``target`` it adds a confusion matrix (classifiers)
     or predicted against true values (regression), and for a model with two
-    numeric inputs the decision boundary over the rows.
+    numeric inputs the decision boundary over the rows. ``target`` is a
+    DataFrame, a Series or an array, as :meth:`MLP.evaluate` takes it.
 
     Raises
     ------
+    NotFittedError
+        If the model has not been trained or loaded.
     DataError
         If ``features`` are given without ``target``, or do not fit the model.
     """
+    model._check_fitted()
+    target = _target_frame(model, target)
     if features is not None and target is None:
         names = format_columns(list(model.target_encoder_.target_names_))
         raise DataError(
@@ -424,7 +462,14 @@ def plot_network(
 
 
 def plot_model_network(model: MLP) -> Any:
-    """Return a figure of a fitted model's network, units named after its columns."""
+    """Return a figure of a fitted model's network, units named after its columns.
+
+    Raises
+    ------
+    NotFittedError
+        If the model has not been trained or loaded.
+    """
+    model._check_fitted()
     names = output_unit_names(
         model.task_, model.target_encoder_.target_names_, model.classes_
     )

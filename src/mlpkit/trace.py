@@ -340,7 +340,9 @@ def trace_step(
         optimizer = copy.deepcopy(optimizer)
 
     if targets is None:
-        outputs = network.forward(inputs).copy()
+        # One pass over every row, because forward splits a large input into
+        # blocks and then keeps no layer caches, which the records below read.
+        outputs = network._propagate(inputs, None).copy()
         layers = [
             _forward_record(network, index) for index in range(len(network.layers))
         ]
