@@ -261,6 +261,25 @@ def test_resume_finished_training_rejected(tmp_path):
         fit(3, resume=checkpoint)
 
 
+def test_resume_inside_epoch_without_epochs_left_rejected(tmp_path):
+    # 9 batches an epoch, so a stop after 20 batches is inside epoch 3.
+    checkpoint = tmp_path / "run.ckpt"
+    stopped = fit(5, checkpoint=checkpoint, stop_requested=stop_after(20))
+    assert stopped.history_.epochs == 2
+
+    with pytest.raises(ParameterError, match="raise max_epochs"):
+        fit(2, resume=checkpoint)
+
+
+def test_resume_inside_last_epoch_finishes_it(tmp_path):
+    checkpoint = tmp_path / "run.ckpt"
+    fit(5, checkpoint=checkpoint, stop_requested=stop_after(20))
+
+    resumed = fit(3, resume=checkpoint)
+
+    assert resumed.history_.epochs == 3
+
+
 def test_resume_converged_training_rejected(tmp_path):
     checkpoint = tmp_path / "run.ckpt"
     converged = fit(200, checkpoint=checkpoint, patience=2, learning_rate=0.05)

@@ -58,7 +58,7 @@ from ._estimator_parameters import (
     _is_dropout_rate,
     _is_positive_int,
 )
-from .errors import ConvergenceWarning, DataError, ParameterError
+from .errors import ConvergenceWarning, DataError, ParameterError, caller_stacklevel
 from .lbfgs import train_lbfgs
 from .network import Network
 from .optimizers import Optimizer, make_optimizer
@@ -532,7 +532,7 @@ class BaseMLPEstimator(BaseEstimator):
                 f"{monitored} stopped improving; raise max_iter, or "
                 "learning_rate_init if the loss was still falling",
                 ConvergenceWarning,
-                stacklevel=4,
+                stacklevel=caller_stacklevel(),
             )
 
     def _continued_schedule(self) -> _ContinuedSchedule | None:

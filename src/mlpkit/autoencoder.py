@@ -36,7 +36,7 @@ from .errors import (
     TrainingDivergedError,
 )
 from .importance import input_columns
-from .model import as_feature_frame, training_feature_frame
+from .model import as_feature_frame, check_seed, training_feature_frame
 from .model_io import (
     MODEL_KIND_KEY,
     check_parts_agree,
@@ -47,7 +47,7 @@ from .modelfile import load_model_file, save_model_file
 from .network import Network, resolve_dtype
 from .optimizers import Optimizer, make_optimizer
 from .preprocessing import TabularPreprocessor
-from .settings import hidden_layer_sizes, learning_rate_of
+from .settings import hidden_layer_sizes, learning_rate_of, plain_settings
 from .training import (
     EpochCallback,
     StoppingRule,
@@ -162,6 +162,11 @@ class Autoencoder:
         self._validate_settings()
 
     def _validate_settings(self) -> None:
+        for name, value in plain_settings(self).items():
+            setattr(self, name, value)
+        check_seed(self.seed)
+        if self.seed is not None:
+            self.seed = int(self.seed)
         if self.hidden_layers is not None:
             self.hidden_layers = hidden_layer_sizes(self.hidden_layers)
             if not self.hidden_layers:
@@ -173,12 +178,8 @@ class Autoencoder:
         if not 0.0 <= float(self.validation_fraction) < 1.0:
             raise ParameterError(
                 "validation_fraction must be in [0, 1); received: "
-                f"validation_fraction={self.validation_fraction!r}"
-            )
-        if int(self.batch_size) < 1:
-            raise ParameterError(
-                "batch_size must be at least 1; received: "
-                f"batch_size={self.batch_size!r}"
+                f"validation_fraction={self.validation_fraction!r}",
+                parameter="validation_fraction",
             )
         resolve_dtype(self.dtype)
         self.make_optimizer()

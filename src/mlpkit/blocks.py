@@ -25,7 +25,12 @@ import numpy as np
 from numpy.typing import NDArray
 
 from mlpkit.data import CATEGORICAL
-from mlpkit.errors import DataError, ParameterError, UnseenCategoryWarning
+from mlpkit.errors import (
+    DataError,
+    ParameterError,
+    UnseenCategoryWarning,
+    caller_stacklevel,
+)
 from mlpkit.preprocessing import TabularPreprocessor
 from mlpkit.sources import NpyRows, RowBlock, RowSource, check_block_rows
 from mlpkit.tasks import TargetEncoder
@@ -135,7 +140,9 @@ def split_blocks(
         raise DataError(
             f"{n_rows} rows in {n_blocks} blocks of {block_rows} rows are too few to"
             f" hold out test_fraction={test_fraction} and validation_fraction="
-            f"{validation_fraction} of the blocks; lower block_rows or the fractions"
+            f"{validation_fraction} of the blocks; lower block_rows and batch_size"
+            " together (block_rows must be at least batch_size), or lower the"
+            " fractions"
         )
     return BlockSplit(
         n_rows=n_rows,
@@ -304,7 +311,7 @@ def write_encoded_cache(
             f"{n_unseen_blocks} blocks of {source.path} contain categories that the"
             " training rows never had, encoded as all zeros",
             UnseenCategoryWarning,
-            stacklevel=3,
+            stacklevel=caller_stacklevel(),
         )
     logger.debug("encoded %d rows of %s into %s", n_rows, source.path, path)
 

@@ -377,7 +377,7 @@ def check_resumable(
             )
 
     history = progress.history
-    if progress.rows_done == 0 and history.epochs >= settings["max_epochs"]:
+    if history.epochs >= settings["max_epochs"]:
         raise ParameterError(
             f"checkpoint {name!r} has already trained {history.epochs} epochs, and "
             f"this run has max_epochs={settings['max_epochs']}; raise max_epochs to "

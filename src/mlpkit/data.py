@@ -20,8 +20,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+import scipy.sparse
 
-from mlpkit.errors import DataError, DataWarning, ParameterError
+from mlpkit.errors import DataError, DataWarning, ParameterError, caller_stacklevel
 
 logger = logging.getLogger(__name__)
 
@@ -316,7 +317,7 @@ def warn_unnamed_columns(header: list[str], columns: list[Any], name: str) -> No
             f"{'column' if len(renamed) == 1 else 'columns'}, so "
             f"{', '.join(renamed)}; write the names into the header",
             DataWarning,
-            stacklevel=3,
+            stacklevel=caller_stacklevel(),
         )
 
 
@@ -445,6 +446,101 @@ def with_text_column_names(frame: pd.DataFrame, source: str | None) -> pd.DataFr
     renamed = frame.copy(deep=False)
     renamed.columns = names
     return renamed
+
+
+def check_not_sparse(value: Any, name: str) -> None:
+    """Raise DataError if ``value``, the argument ``name``, is a SciPy sparse matrix.
+
+    mlpkit does not convert it itself, because a dense copy of a large sparse
+    matrix can take far more memory than the matrix.
+    """
+    if scipy.sparse.issparse(value):
+        raise DataError(
+            f"{name} is a SciPy sparse matrix ({type(value).__name__}) of shape"
+            f" {value.shape}, which mlpkit does not support; convert it with"
+            f" {name}.toarray() if the dense array fits in memory"
+        )
+
+
+def as_array(value: Any, name: str) -> npt.NDArray:
+    """Convert the argument ``name`` to a NumPy array with ``numpy.asarray``.
+
+    Raises
+    ------
+    DataError
+        If ``value`` is a list of rows of different lengths, naming the first row
+        whose length differs from the first row's, or cannot be converted for
+        another reason.
+    """
+    try:
+        return np.asarray(value)
+    except ValueError as error:
+        raise DataError(_ragged_rows_message(value, name, error)) from None
+
+
+def _ragged_rows_message(rows: Any, name: str, error: ValueError) -> str:
+    lengths = []
+    try:
+        for row in rows:
+            lengths.append(len(row) if hasattr(row, "__len__") else None)
+    except TypeError:
+        lengths = []
+
+    for index, length in enumerate(lengths):
+        if length != lengths[0]:
+            return (
+                f"the rows of {name} have different lengths:"
+                f" {_describe_row_length(0, lengths[0])} but"
+                f" {_describe_row_length(index, length)}; give every row the same"
+                " number of values"
+            )
+    return (
+        f"{name} cannot be converted to an array ({error}); pass a 2-D array, a"
+        " DataFrame or a list of rows of equal length"
+    )
+
+
+def _describe_row_length(index: int, length: int | None) -> str:
+    if length is None:
+        return f"row {index + 1} is a single value"
+    return f"row {index + 1} has {length} {'value' if length == 1 else 'values'}"
+
+
+def as_feature_array(X: Any) -> npt.NDArray:
+    """Convert features other than a DataFrame to an array (n_samples, n_features).
+
+    Raises
+    ------
+    DataError
+        If ``X`` is a SciPy sparse matrix, a list of rows of different lengths, or
+        not two-dimensional. For one-dimensional ``X`` the message shows how to
+        pass it as one sample and as one feature, because either may be meant.
+    """
+    check_not_sparse(X, "X")
+    array = as_array(X, "X")
+    if array.ndim == 1:
+        raise DataError(
+            "X must be two dimensional (n_samples, n_features); received shape"
+            f" {array.shape}; {_reshape_hint(X)}"
+        )
+    if array.ndim != 2:
+        raise DataError(
+            "X must be two dimensional (n_samples, n_features); received shape"
+            f" {array.shape}"
+        )
+    return array
+
+
+def _reshape_hint(X: Any) -> str:
+    """Return how to pass one-dimensional ``X`` as one sample or as one feature."""
+    if isinstance(X, pd.Series):
+        return "pass one sample as X.to_frame().T, or one feature as X.to_frame()"
+    if isinstance(X, np.ndarray):
+        return "pass one sample as X.reshape(1, -1), or one feature as X.reshape(-1, 1)"
+    return (
+        "pass one sample as numpy.reshape(X, (1, -1)), or one feature as"
+        " numpy.reshape(X, (-1, 1))"
+    )
 
 
 def infer_column_kind(series: pd.Series, name: str, source: str | None) -> str:

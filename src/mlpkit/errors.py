@@ -6,6 +6,10 @@ exits with status 2; Python callers catch :class:`MlpkitError` or one of its
 subclasses.
 """
 
+import inspect
+import os
+import math
+import numbers
 from typing import Any
 
 from sklearn.exceptions import ConvergenceWarning as SklearnConvergenceWarning
@@ -92,3 +96,35 @@ class TrainingDivergedError(MlpkitError, ValueError):
 
 class CheckpointWarning(UserWarning):
     """Training resumed on data that differs from the checkpoint's rows."""
+
+
+def caller_stacklevel() -> int:
+    """Return the ``stacklevel`` of ``warnings.warn`` that names the caller of mlpkit.
+
+    The count starts at the function that calls ``warnings.warn`` and walks out
+    to the first frame whose file lies outside the mlpkit package, so a warning
+    points at the user's line however deep inside mlpkit it is raised.
+    Python 3.12's ``skip_file_prefixes`` does the same, but mlpkit supports
+    Python 3.11.
+    """
+    package_directory = os.path.dirname(os.path.abspath(__file__)) + os.sep
+    frame = inspect.currentframe()
+    if frame is None:
+        # Without frame support, name the caller of the warning function.
+        return 2
+    # stacklevel=1 names the function that calls warnings.warn, one frame out
+    # from this one, so counting this frame too gives the right number.
+    level = 0
+    while frame is not None and frame.f_code.co_filename.startswith(package_directory):
+        frame = frame.f_back
+        level += 1
+    return level
+
+
+def is_finite_number(value: Any) -> bool:
+    """Return whether ``value`` is a real number other than a bool, NaN or infinity."""
+    return (
+        isinstance(value, numbers.Real)
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+    )

@@ -27,7 +27,12 @@ import numpy as np
 import scipy.optimize
 from numpy.typing import NDArray
 
-from .errors import ConvergenceWarning, ParameterError, TrainingDivergedError
+from .errors import (
+    ConvergenceWarning,
+    ParameterError,
+    TrainingDivergedError,
+    caller_stacklevel,
+)
 from .network import Network
 from .training import (
     EpochCallback,
@@ -35,6 +40,7 @@ from .training import (
     History,
     MetricFunction,
     StopRequest,
+    penalty_advice,
     silenced_float_errors,
 )
 
@@ -156,7 +162,7 @@ def train_lbfgs(
     X = np.asarray(X, dtype=dtype)
     y = np.asarray(y, dtype=dtype)
     if sample_weight is not None:
-        sample_weight = np.asarray(sample_weight, dtype=dtype)
+        sample_weight = network.sample_weight_in_dtype(sample_weight)
     initial_parameters = network.parameters.copy()
 
     def loss_and_gradient(theta: NDArray) -> tuple[float, NDArray]:
@@ -265,10 +271,12 @@ def _finish(
     """Copy SciPy's final point into the network and its outcome into ``history``."""
     if not (math.isfinite(result.fun) and np.isfinite(result.x).all()):
         network.parameters[...] = initial_parameters
+        advice = penalty_advice(network) or (
+            "Check that the inputs and targets are standardized and finite."
+        )
         raise TrainingDivergedError(
             f"L-BFGS diverged: the loss became {result.fun} after {result.nit} "
-            "iterations. Check that the inputs and targets are standardized and "
-            "finite. The network keeps its initial weights",
+            f"iterations. {advice} The network keeps its initial weights",
             epoch=None,
             batch=1,
             history=history,
@@ -364,4 +372,4 @@ def _warn_not_converged(
         f"L-BFGS did not converge in {history.epochs} iterations (the gradient "
         f"stayed above gradient_tolerance={gradient_tolerance:g}): {advice}"
     )
-    warnings.warn(message, ConvergenceWarning, stacklevel=3)
+    warnings.warn(message, ConvergenceWarning, stacklevel=caller_stacklevel())

@@ -20,6 +20,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from .checkpoints import data_fingerprint
+from .data import as_feature_array
 from .errors import (
     DataError,
     ModelFileError,
@@ -53,9 +54,10 @@ from .settings import (
     hidden_layer_sizes,
     learning_rate_of,
     network_options,
+    plain_settings,
 )
 from .sources import RowSource, open_source
-from .streaming import prepare_streaming, train_prepared
+from .streaming import check_cache_dir, prepare_streaming, train_prepared
 from .tasks import TargetEncoder, as_multilabel_frame, as_target_frame
 from .trace import StepTrace, output_unit_names
 from .training import (
@@ -64,6 +66,7 @@ from .training import (
     StopRequest,
     StoppingRule,
     TrainingProgress,
+    check_callback,
     split_validation_rows,
     train,
 )
@@ -76,20 +79,17 @@ SEED_LIMIT = 2**32
 
 
 def as_feature_frame(X: Any) -> pd.DataFrame:
-    """Return features as a DataFrame; array columns are named ``x0, x1, …``."""
+    """Return features as a DataFrame; array columns are named ``x0, x1, …``.
+
+    Raises
+    ------
+    DataError
+        If ``X`` is a SciPy sparse matrix, a list of rows of different lengths,
+        or not two-dimensional, see :func:`mlpkit.data.as_feature_array`.
+    """
     if isinstance(X, pd.DataFrame):
         return X
-    array = np.asarray(X)
-    if array.ndim == 1:
-        raise DataError(
-            f"X must be two dimensional (n_samples, n_features); received shape "
-            f"{array.shape}; reshape a single feature with X.reshape(-1, 1)"
-        )
-    if array.ndim != 2:
-        raise DataError(
-            f"X must be two dimensional (n_samples, n_features); received shape "
-            f"{array.shape}"
-        )
+    array = as_feature_array(X)
     return pd.DataFrame(array, columns=[f"x{i}" for i in range(array.shape[1])])
 
 
@@ -119,7 +119,7 @@ def training_feature_frame(X: Any, feature_names: Sequence[str]) -> pd.DataFrame
     return frame
 
 
-def _check_seed(seed: Any) -> None:
+def check_seed(seed: Any) -> None:
     """Raise ParameterError unless ``seed`` is None or an integer in [0, 2**32)."""
     if seed is None:
         return
@@ -132,8 +132,36 @@ def _check_seed(seed: Any) -> None:
         )
 
 
+def _is_numeric_array(values: NDArray) -> bool:
+    """Return whether ``values`` contains bool, integer or float values only.
+
+    An object array passes when every element is a real number, as a pandas
+    Series of mixed ints and floats may be.
+    """
+    if values.dtype.kind in "biuf":
+        return True
+    if values.dtype.kind != "O":
+        return False
+    return all(isinstance(value, numbers.Real) for value in values.ravel().tolist())
+
+
+def _check_path(name: str, path: Any) -> None:
+    """Raise ParameterError unless ``path`` is a str or an os.PathLike."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise ParameterError(
+            f"{name} must be a file path, a str or an os.PathLike; received: "
+            f"{name}={path!r}",
+            parameter=name,
+        )
+
+
 class MLP:
     """A multilayer perceptron for classification and regression on tables.
+
+    The constructor checks every setting and raises ParameterError naming the
+    first invalid one. NumPy scalars are stored as Python int, float and bool,
+    and whole floats such as 32.0 in integer settings as int, so that the
+    model file stays plain JSON.
 
     Parameters
     ----------
@@ -182,6 +210,8 @@ class MLP:
         Standardize numeric inputs, and regression targets, with statistics
         from the training rows.
     dtype : {"float32", "float64"}, default "float32"
+        Also as ``np.float32``, ``np.float64`` or an ``np.dtype``, stored by
+        name.
     seed : int or None, default 0
         Seeds the weights, the validation split and the shuffling.
     beta1, beta2 : float, default 0.9 and 0.999
@@ -332,6 +362,8 @@ class MLP:
         self._validate_settings()
 
     def _validate_settings(self) -> None:
+        for name, value in plain_settings(self).items():
+            setattr(self, name, value)
         self.hidden_layers = hidden_layer_sizes(self.hidden_layers)
         if not 0.0 <= float(self.validation_fraction) < 1.0:
             raise ParameterError(
@@ -339,8 +371,9 @@ class MLP:
                 f"validation_fraction={self.validation_fraction!r}",
                 parameter="validation_fraction",
             )
-        _check_seed(self.seed)
-        resolve_dtype(self.dtype)
+        check_seed(self.seed)
+        if self.seed is not None:
+            self.seed = int(self.seed)
         StoppingRule(self.max_epochs, self.patience, self.tolerance)
         TabularPreprocessor(standardize=self.standardize)
         check_settings(self)
@@ -426,7 +459,8 @@ class MLP:
         X : array-like or DataFrame of shape (n_samples, n_features)
         y : array-like, Series or DataFrame of shape (n_samples,) or (n_samples, n_outputs)
         sample_weight : array-like of shape (n_samples,), optional
-            Non-negative weight of each row in the loss.
+            Non-negative weight of each row in the loss, as numbers (bool,
+            integer or float), not text.
         source : str, optional
             File the data came from, named in error messages.
         on_epoch_end : callable, optional
@@ -453,6 +487,12 @@ class MLP:
             If the loss or the weights become NaN or infinite. The model keeps
             the weights of its best epoch and ``history_`` has the completed
             epochs, so it can still be saved.
+        ParameterError
+            If ``on_epoch_end`` or ``stop_requested`` is neither None nor
+            callable, or ``checkpoint`` or ``resume`` is neither None nor a path.
+        DataError
+            If ``X``, ``y`` or ``sample_weight`` is invalid, such as weights
+            given as text.
         ParameterError, DataError, ModelFileError
             If ``resume`` is not a checkpoint, or its settings or columns differ
             from this fit's in a way that cannot continue.
@@ -463,6 +503,12 @@ class MLP:
             If ``resume`` was trained on other rows, so the result will differ from
             that of an uninterrupted fit.
         """
+        check_callback("on_epoch_end", on_epoch_end)
+        check_callback("stop_requested", stop_requested)
+        if checkpoint is not None:
+            _check_path("checkpoint", checkpoint)
+        if resume is not None:
+            _check_path("resume", resume)
         if self.optimizer == LBFGS and (checkpoint is not None or resume is not None):
             raise ParameterError(
                 "optimizer='lbfgs' cannot write or resume checkpoints, because "
@@ -624,8 +670,11 @@ class MLP:
         """Learn preprocessing, task and weights from a file read block by block.
 
         The file never has to fit in memory: see :mod:`mlpkit.streaming` for the
-        steps. ``validation_fraction`` holds out a share of blocks instead of
-        rows, and the result is the same kind of model as :meth:`fit` gives.
+        steps. ``validation_fraction`` holds out a share of the blocks left after
+        the test blocks, ``ceil(validation_fraction · (n_blocks − n_test))``
+        blocks, instead of rows: of 20 blocks, ``test_fraction=0.6`` and
+        ``validation_fraction=0.5`` leave 4 for training. The result is the same
+        kind of model as :meth:`fit` gives.
 
         Parameters
         ----------
@@ -640,12 +689,18 @@ class MLP:
         test_fraction : float, default=0.0
             Share of blocks held out and scored into ``test_scores_``.
         cache_dir : str or path-like, optional
-            Directory of the temporary encoded copy of a CSV file.
+            Existing, writable directory of the temporary encoded copy of a CSV
+            file.
         on_epoch_end, stop_requested : callable, optional
             As in :meth:`fit`.
 
         Raises
         ------
+        ParameterError
+            If ``on_epoch_end`` or ``stop_requested`` is neither None nor
+            callable, a setting is not supported while streaming, ``target`` is
+            not a column name, an index or a list of them, or ``cache_dir`` is
+            not an existing, writable directory.
         DataError
             If the file cannot be read or has invalid values.
         TrainingDivergedError
@@ -658,7 +713,10 @@ class MLP:
         weights, regression losses other than squared error and the multilabel
         task: those settings raise ParameterError here.
         """
+        check_callback("on_epoch_end", on_epoch_end)
+        check_callback("stop_requested", stop_requested)
         check_streaming_settings(self)
+        check_cache_dir(cache_dir)
         source = data if isinstance(data, RowSource) else open_source(data, target)
         fit = prepare_streaming(
             self, source, block_rows=block_rows, test_fraction=test_fraction
@@ -689,7 +747,14 @@ class MLP:
     def _check_sample_weight(sample_weight: Any, n_samples: int) -> NDArray | None:
         if sample_weight is None:
             return None
-        weights = np.asarray(sample_weight, dtype=np.float64)
+        weights = np.asarray(sample_weight)
+        if not _is_numeric_array(weights):
+            # np.asarray(..., dtype=float) would parse text such as "1" silently.
+            raise DataError(
+                "sample_weight must contain numbers, one non-negative weight per "
+                f"row; received: sample_weight with dtype {weights.dtype}"
+            )
+        weights = weights.astype(np.float64)
         if weights.shape != (n_samples,):
             raise DataError(
                 f"sample_weight must have shape ({n_samples},); received "
@@ -820,7 +885,16 @@ class MLP:
     # Saving
 
     def save(self, path: str | os.PathLike) -> None:
-        """Write the model to ``path`` (no pickle), atomically."""
+        """Write the model to ``path`` (no pickle), atomically.
+
+        Raises
+        ------
+        ParameterError
+            If ``path`` is not a str or an os.PathLike.
+        NotFittedError
+            If the model is not trained.
+        """
+        _check_path("path", path)
         self._check_fitted()
         metadata = self._file_metadata(self.history_)
         save_model_file(path, metadata, self.network_.get_arrays())
@@ -835,11 +909,14 @@ class MLP:
 
         Raises
         ------
+        ParameterError
+            If ``path`` is not a str or an os.PathLike.
         ModelFileError
             If the file is missing, not a model file, damaged, or has parts that
             do not fit together. Loading never runs code from the file, and
             memory use is bounded by its size (see :mod:`mlpkit.modelfile`).
         """
+        _check_path("path", path)
         metadata, arrays = load_model_file(path)
         return cls._from_file_contents(metadata, arrays, path)
 

@@ -22,7 +22,7 @@ from .checkpoints import (
     read_resume_state,
 )
 from .data import format_columns
-from .errors import CheckpointWarning, DataError
+from .errors import CheckpointWarning, DataError, caller_stacklevel
 from .modelfile import load_model_file, save_model_file
 from .training import TrainingProgress
 
@@ -85,7 +85,7 @@ def read_checkpoint(
             f"{str(path)!r} was trained on, so the result will differ from an "
             "uninterrupted training",
             CheckpointWarning,
-            stacklevel=3,
+            stacklevel=caller_stacklevel(),
         )
     return saved, state
 

@@ -27,12 +27,19 @@ from .errors import ParameterError
 
 
 def _check_range(
-    name: str, value: float, low: float, high: float, *, low_open: bool
+    name: str,
+    value: float,
+    low: float,
+    high: float,
+    *,
+    low_open: bool,
+    high_open: bool = False,
 ) -> float:
     """Return ``value`` as a float, or raise ParameterError outside the range.
 
-    The range is ``(low, high]`` when ``low_open`` and ``[low, high]`` otherwise.
-    Text and booleans are rejected even where float() would convert them.
+    ``low_open`` and ``high_open`` exclude the bound at that end, so the range
+    is ``[low, high]`` with neither and ``(low, high)`` with both. Text and
+    booleans are rejected even where float() would convert them.
     """
     if not isinstance(value, numbers.Real) or isinstance(value, (bool, np.bool_)):
         raise ParameterError(
@@ -40,19 +47,34 @@ def _check_range(
         )
     value = float(value)
     above_low = value > low if low_open else value >= low
-    if not (np.isfinite(value) and above_low and value <= high):
+    below_high = value < high if high_open else value <= high
+    if not (np.isfinite(value) and above_low and below_high):
         if np.isinf(high) and low_open and low == 0.0:
             expected = "a positive finite number"
         elif np.isinf(high):
             relation = "above" if low_open else "of at least"
             expected = f"a finite number {relation} {low:g}"
         else:
-            bracket = "(" if low_open else "["
-            expected = f"in {bracket}{low}, {high}]"
+            low_bracket = "(" if low_open else "["
+            high_bracket = ")" if high_open else "]"
+            expected = f"in {low_bracket}{low}, {high}{high_bracket}"
         raise ParameterError(
             f"{name} must be {expected}; received: {name}={value!r}", parameter=name
         )
     return value
+
+
+def _check_flag(name: str, value: Any) -> bool:
+    """Return ``value`` as a bool, or raise ParameterError unless it is a bool.
+
+    ``np.bool_`` passes. Text such as ``"no"`` does not, because bool() would
+    read it as True.
+    """
+    if not isinstance(value, (bool, np.bool_)):
+        raise ParameterError(
+            f"{name} must be True or False; received: {name}={value!r}", parameter=name
+        )
+    return bool(value)
 
 
 #: Bytes of the parameter buffer that one call of an update rule covers. A
@@ -158,11 +180,11 @@ class SGD(Optimizer):
     ):
         super().__init__(learning_rate)
         self.momentum = _check_range("momentum", momentum, 0.0, 1.0, low_open=False)
-        if nesterov and self.momentum == 0.0:
+        self.nesterov = _check_flag("nesterov", nesterov)
+        if self.nesterov and self.momentum == 0.0:
             raise ParameterError(
                 "nesterov momentum needs momentum > 0; received: momentum=0.0"
             )
-        self.nesterov = bool(nesterov)
         self.state_names = ("velocity",) if self.momentum > 0 else ()
 
     def _update(
@@ -342,6 +364,10 @@ class RMSprop(Optimizer):
     divides by an estimate of the gradient's standard deviation instead of its
     root mean square. It clips ``s − ḡ²`` at zero, a value that only rounding
     can make negative, where PyTorch would produce NaN.
+
+    ``ρ`` must be in [0, 1). PyTorch 2.13 accepts any ``alpha ≥ 0``, but at
+    ``ρ = 1`` the average ``s`` stays at its initial zero, so every step is
+    ``η g / ε`` and training diverges.
     """
 
     name = "rmsprop"
@@ -355,10 +381,10 @@ class RMSprop(Optimizer):
         centered: bool = False,
     ):
         super().__init__(learning_rate)
-        self.rho = _check_range("rho", rho, 0.0, 1.0, low_open=False)
+        self.rho = _check_range("rho", rho, 0.0, 1.0, low_open=False, high_open=True)
         self.momentum = _check_range("momentum", momentum, 0.0, 1.0, low_open=False)
         self.epsilon = _check_range("epsilon", epsilon, 0.0, np.inf, low_open=True)
-        self.centered = bool(centered)
+        self.centered = _check_flag("centered", centered)
         names = ["square_average"]
         if self.centered:
             names.append("gradient_average")
@@ -486,6 +512,11 @@ class Adadelta(Optimizer):
     learning (``adaptive_rate=True``) uses this rule with ``ρ = 0.99`` and
     ``ε = 1e-8`` by default and ignores its learning rate, so
     ``Adadelta(learning_rate=1.0, rho=0.99, epsilon=1e-8)`` gives H2O's update.
+
+    ``ρ`` must be in [0, 1), although PyTorch 2.13 accepts ``ρ = 1``. At
+    ``ρ = 1`` both averages stay at their initial zero, so ``Δ = √ε / √ε · g
+    = g`` and every step is plain SGD, ``θ ← θ − η g``, with nothing adaptive
+    left.
     """
 
     name = "adadelta"
@@ -495,7 +526,7 @@ class Adadelta(Optimizer):
         self, learning_rate: float = 1.0, rho: float = 0.9, epsilon: float = 1e-6
     ):
         super().__init__(learning_rate)
-        self.rho = _check_range("rho", rho, 0.0, 1.0, low_open=False)
+        self.rho = _check_range("rho", rho, 0.0, 1.0, low_open=False, high_open=True)
         self.epsilon = _check_range("epsilon", epsilon, 0.0, np.inf, low_open=True)
 
     def _update(
@@ -528,6 +559,7 @@ def make_optimizer(name: str, **settings: Any) -> Optimizer:
     if name not in OPTIMIZERS:
         raise ParameterError(
             f"optimizer must be one of {', '.join(OPTIMIZERS)}; "
-            f"received: optimizer={name!r}"
+            f"received: optimizer={name!r}",
+            parameter="optimizer",
         )
     return OPTIMIZERS[name](**settings)

@@ -43,6 +43,7 @@ from mlpkit.errors import (
     NotFittedError,
     ParameterError,
     UnseenCategoryWarning,
+    caller_stacklevel,
 )
 
 logger = logging.getLogger(__name__)
@@ -53,6 +54,19 @@ MAX_SHOWN_VALUES = 3
 # Rounding in a streamed mean and variance can leave a constant column a standard
 # deviation of a few ulps of its mean instead of exactly 0.
 _CONSTANT_RELATIVE_STD = 64 * np.finfo(np.float64).eps
+
+# A standard deviation is the square root of a variance that fit computed as a
+# finite float64. Above 0 that variance is at least the smallest subnormal,
+# 5e-324, so a standard deviation lies in [2.2e-162, 1.3e154] or is 0. A scale
+# is such a standard deviation, or 1 for a constant column.
+SMALLEST_STD = float(np.sqrt(np.finfo(np.float64).smallest_subnormal))
+LARGEST_STD = float(np.sqrt(np.finfo(np.float64).max))
+
+# fit computes a numeric column's fill value and mean as two float64 means of
+# the same values, so they differ by rounding alone: at most 5e-16 of
+# |mean| + std in random columns of up to 200,000 rows, some with missing
+# cells. A larger gap means that one of them was changed.
+_FILL_MEAN_RELATIVE_GAP = 1e-6
 
 
 @dataclass
@@ -420,13 +434,20 @@ class TabularPreprocessor:
         return {"standardize": self.standardize, "columns": columns}
 
     @classmethod
-    def from_config(cls, config: dict[str, Any]) -> TabularPreprocessor:
+    def from_config(
+        cls, config: dict[str, Any], dtype: npt.DTypeLike | None = None
+    ) -> TabularPreprocessor:
         """Rebuild a fitted preprocessor from the output of :meth:`to_config`.
 
         Parameters
         ----------
         config : dict
             The config, usually after a JSON round trip.
+        dtype : numpy dtype or None, default=None
+            The dtype of the network that the output feeds, such as float32.
+            When given, each numeric column's fill value must transform to a
+            value within its range, as it did for the training rows. None skips
+            that check.
 
         Returns
         -------
@@ -438,9 +459,11 @@ class TabularPreprocessor:
         ------
         ModelFileError
             If the config lacks a key or has a value of the wrong type or range.
-            Such values are a statistic that is not a finite number, a scale that
-            is not positive, a negative count, a repeated column name, and
-            categories that are empty, repeated or lack the fill value.
+            Such values are a statistic that is not a finite number, a scale or
+            standard deviation that no finite variance gives, a negative count,
+            a repeated column name, and categories that are empty, repeated or
+            lack the fill value. With ``dtype``, also a fill value beyond its
+            range once transformed, such as after an edit to a column's mean.
         """
         try:
             preprocessor = cls(standardize=config["standardize"])
@@ -455,6 +478,8 @@ class TabularPreprocessor:
                 column for column in columns if isinstance(column, _CategoricalColumn)
             ]
             encoder = _encoder_for_categories(categorical)
+            if dtype is not None:
+                _check_fill_values_in_range(columns, preprocessor.standardize, dtype)
         except (KeyError, TypeError, ValueError, ParameterError) as error:
             raise ModelFileError(
                 f"the preprocessing config is invalid ({_config_problem(error)}); the"
@@ -694,11 +719,30 @@ def _column_from_config(entry: dict[str, Any]) -> _NumericColumn | _CategoricalC
         scale = _finite_number(entry, "scale", name)
         if scale <= 0:
             raise ValueError(f"'scale' of column '{name}' must be positive")
+        if not SMALLEST_STD <= scale <= LARGEST_STD:
+            raise ValueError(
+                f"'scale' of column '{name}' is {scale!r}, but a scale is 1 or a "
+                f"standard deviation, from {SMALLEST_STD:.2g} to {LARGEST_STD:.2g}"
+            )
+        std = _finite_number(entry, "std", name)
+        if not (std == 0 or SMALLEST_STD <= std <= LARGEST_STD):
+            raise ValueError(
+                f"'std' of column '{name}' is {std!r}, but a standard deviation is 0 "
+                f"or from {SMALLEST_STD:.2g} to {LARGEST_STD:.2g}"
+            )
+        fill_value = _finite_number(entry, "fill_value", name)
+        mean = _finite_number(entry, "mean", name)
+        if abs(fill_value - mean) > _FILL_MEAN_RELATIVE_GAP * (abs(mean) + std):
+            raise ValueError(
+                f"column '{name}' has 'fill_value' {fill_value!r} and 'mean' "
+                f"{mean!r}, but both are the training mean, so they must agree "
+                "up to rounding"
+            )
         return _NumericColumn(
             name=name,
-            fill_value=_finite_number(entry, "fill_value", name),
-            mean=_finite_number(entry, "mean", name),
-            std=_finite_number(entry, "std", name),
+            fill_value=fill_value,
+            mean=mean,
+            std=std,
             scale=scale,
             n_missing=n_missing,
         )
@@ -719,6 +763,45 @@ def _column_from_config(entry: dict[str, Any]) -> _NumericColumn | _CategoricalC
             n_missing=n_missing,
         )
     raise ValueError(f"unknown column kind {kind!r}")
+
+
+def _check_fill_values_in_range(
+    columns: list[_NumericColumn | _CategoricalColumn],
+    standardize: bool,
+    dtype: npt.DTypeLike,
+) -> None:
+    """Raise ValueError for a numeric column whose fill value ``dtype`` cannot hold.
+
+    The fill value and the mean are both the training mean, so fit maps the
+    fill value to about 0 when standardizing, and to itself, a value of the
+    training rows, otherwise. Only a changed statistic puts it out of range.
+    A mean or scale beyond ``dtype`` alone is valid: values near 1e100 with a
+    standard deviation near 1e99 standardize within float32.
+    """
+    limit = _largest_value(dtype)
+    name = np.dtype(dtype).name
+    for column in columns:
+        if not isinstance(column, _NumericColumn):
+            continue
+        if not standardize:
+            if abs(column.fill_value) > limit:
+                raise ValueError(
+                    f"'fill_value' of column '{column.name}' is "
+                    f"{column.fill_value!r}, beyond the {name} range of the "
+                    "network, which receives it unscaled because standardize is "
+                    "false"
+                )
+            continue
+        # Python floats overflow to infinity, as the NumPy arrays of transform do.
+        scaled = (column.fill_value - column.mean) / column.scale
+        if not abs(scaled) <= limit:
+            raise ValueError(
+                f"column '{column.name}' has 'fill_value' {column.fill_value!r} "
+                f"and 'mean' {column.mean!r}, though both should be the training "
+                f"mean, so with 'scale' {column.scale!r} its fill value "
+                f"standardizes to {scaled:.3g}, beyond the {name} range of the "
+                "network"
+            )
 
 
 def _expect(value: Any, expected: type, key: str) -> Any:
@@ -773,7 +856,7 @@ def warn_constant_columns(
             "rows, so they carry no information; they are kept as inputs, but drop "
             "them if new data can have other values"
         )
-    warnings.warn(message, DataWarning, stacklevel=3)
+    warnings.warn(message, DataWarning, stacklevel=caller_stacklevel())
 
 
 def _warn_unseen(
@@ -792,4 +875,4 @@ def _warn_unseen(
         f"{rows} categories that training never saw in {describe_source(source)},"
         f" encoded as all zeros: {', '.join(parts)}"
     )
-    warnings.warn(message, UnseenCategoryWarning, stacklevel=4)
+    warnings.warn(message, UnseenCategoryWarning, stacklevel=caller_stacklevel())

@@ -1,6 +1,8 @@
 """Checks and builders for the settings of :class:`~mlpkit.model.MLP`.
 
-``MLP`` stores its constructor arguments as given. This module checks them
+``MLP`` stores its constructor arguments as given, except that
+:func:`plain_settings` turns NumPy scalars, whole floats of integer settings
+and dtype objects into plain Python values. This module checks the settings
 once, raising :class:`~mlpkit.errors.ParameterError` with the setting and its
 value, and turns them into the engine's objects: the optimizer, the
 learning-rate schedule, the target encoder, the keyword options of
@@ -19,8 +21,9 @@ import pandas as pd
 from numpy.typing import NDArray
 from sklearn.utils.class_weight import compute_sample_weight
 
-from .activations import check_maxout_pieces
-from .errors import DataError, ParameterError
+from .activations import check_maxout_pieces, get_activation
+from .errors import DataError, ParameterError, is_finite_number
+from .network import DTYPES
 from .optimizers import OPTIMIZERS, Optimizer, make_optimizer
 from .schedules import (
     SCHEDULES,
@@ -122,12 +125,54 @@ REGULARIZATION_DEFAULTS: dict[str, Any] = {
 }
 
 
-def _is_number(value: Any) -> bool:
-    return (
-        isinstance(value, numbers.Real)
-        and not isinstance(value, bool)
-        and math.isfinite(value)
-    )
+#: Integer settings of MLP and the minimum value of each. A whole float such as
+#: 32.0 passes and is stored as an int, as ``batch_size`` has always allowed.
+INTEGER_SETTINGS = {
+    "batch_size": 1,
+    "max_epochs": 1,
+    "patience": 1,
+    "step_size": 1,
+    "decay_epochs": 1,
+    "plateau_patience": 0,
+    "maxout_pieces": 2,
+}
+
+#: Real-number settings of MLP. :func:`plain_settings` checks only that each is
+#: a number, and the optimizer, schedule, loss or regularization check that
+#: uses a setting checks its range.
+NUMBER_SETTINGS = (
+    "learning_rate",
+    "momentum",
+    "tolerance",
+    "validation_fraction",
+    "beta1",
+    "beta2",
+    "epsilon",
+    "rho",
+    "weight_decay",
+    "power_t",
+    "gamma",
+    "min_learning_rate",
+    "plateau_factor",
+    "huber_delta",
+    "quantile",
+    "l1",
+    "l2",
+    "input_dropout",
+    "max_norm",
+)
+
+#: Settings that may be None, which selects a default or turns a limit off.
+OPTIONAL_SETTINGS = (
+    "learning_rate",
+    "epsilon",
+    "rho",
+    "gamma",
+    "decay_epochs",
+    "max_norm",
+)
+
+BOOLEAN_SETTINGS = ("nesterov", "standardize")
 
 
 def _invalid(name: str, expected: str, value: Any) -> ParameterError:
@@ -138,7 +183,7 @@ def _invalid(name: str, expected: str, value: Any) -> ParameterError:
 
 def _check_number(name: str, value: Any, low: float, high: float = math.inf) -> None:
     """Raise ParameterError unless ``low ≤ value < high`` (``high`` may be inf)."""
-    if not (_is_number(value) and low <= value < high):
+    if not (is_finite_number(value) and low <= value < high):
         upper = "" if math.isinf(high) else f" and below {high:g}"
         raise _invalid(name, f"a number of at least {low:g}{upper}", value)
 
@@ -191,6 +236,9 @@ def learning_rate_of(model: Any) -> float:
 def check_settings(model: MLP) -> None:
     """Check the optimizer, schedule, loss, task, class weight and regularization.
 
+    Also checks the activation, and that every number setting is finite,
+    including those that the chosen optimizer and schedule ignore.
+
     Raises
     ------
     ParameterError
@@ -201,6 +249,7 @@ def check_settings(model: MLP) -> None:
         raise _invalid("optimizer", f"one of {', '.join(OPTIMIZER_NAMES)}", model.optimizer)
     if model.task not in MODEL_TASKS:
         raise _invalid("task", f"one of {', '.join(MODEL_TASKS)}", model.task)
+    _check_activation(model.activation)
     build_optimizer(model)
     build_schedule(model)
     _check_loss(model)
@@ -208,14 +257,142 @@ def check_settings(model: MLP) -> None:
     class_weight_pairs(model.class_weight)
     _check_regularization(model)
 
+    # The checks above cover the settings in use with their ranges. The model
+    # file stores the ignored ones too, and JSON has no NaN or infinity.
+    for name in NUMBER_SETTINGS:
+        value = getattr(model, name)
+        if value is not None and not is_finite_number(value):
+            raise _invalid(name, "a finite number", value)
+
 
 def _check_count(name: str, value: Any, low: int) -> None:
     """Raise ParameterError unless ``value`` is a whole number of at least ``low``.
 
     A float such as 32.0 passes, because fit has always converted with int().
     """
-    if not (_is_number(value) and float(value).is_integer() and value >= low):
+    if not (is_finite_number(value) and float(value).is_integer() and value >= low):
         raise _invalid(name, f"an integer of at least {low}", value)
+
+
+def plain_settings(model: MLP) -> dict[str, Any]:
+    """Check the types of number, integer and boolean settings and return plain values.
+
+    ``model`` is an MLP or an Autoencoder. Settings that it does not have are
+    skipped, so each model's own settings are checked.
+
+    The returned settings hold Python int, float and bool in place of NumPy
+    scalars, int in place of a whole float in an integer setting, and the name
+    of ``dtype`` in place of a type or ``np.dtype``. Storing those keeps the
+    model file plain JSON. Ranges other than the minimum of an integer
+    setting, and NaN and infinity in number settings, are left to
+    :func:`check_settings` and the classes it builds.
+
+    Raises
+    ------
+    ParameterError
+        Naming the first setting of the wrong type: text, None where
+        :data:`OPTIONAL_SETTINGS` does not allow it, a bool in a number setting,
+        a fraction in an integer setting, or a non-bool in a boolean setting.
+    """
+    values: dict[str, Any] = {}
+    for name, low in INTEGER_SETTINGS.items():
+        if not hasattr(model, name):
+            continue
+        value = getattr(model, name)
+        if value is None and name in OPTIONAL_SETTINGS:
+            values[name] = None
+            continue
+        if not (is_finite_number(value) and float(value).is_integer() and value >= low):
+            expected = f"an integer of at least {low}"
+            if name in OPTIONAL_SETTINGS:
+                expected += " or None"
+            raise _invalid(name, expected, value)
+        values[name] = int(value)
+
+    for name in NUMBER_SETTINGS:
+        if not hasattr(model, name):
+            continue
+        value = getattr(model, name)
+        if value is None and name in OPTIONAL_SETTINGS:
+            values[name] = None
+        elif isinstance(value, numbers.Real) and not isinstance(value, bool):
+            values[name] = _plain_number(value)
+        else:
+            expected = "a number"
+            if name in OPTIONAL_SETTINGS:
+                expected += " or None"
+            raise _invalid(name, expected, value)
+
+    for name in BOOLEAN_SETTINGS:
+        if not hasattr(model, name):
+            continue
+        value = getattr(model, name)
+        if not isinstance(value, (bool, np.bool_)):
+            raise _invalid(name, "True or False", value)
+        values[name] = bool(value)
+
+    if hasattr(model, "hidden_dropout"):
+        values["hidden_dropout"] = _plain_rates(model.hidden_dropout)
+    values["dtype"] = dtype_name(model.dtype)
+    return values
+
+
+def _plain_number(value: Any) -> Any:
+    """Return a real number as a Python int or float, and anything else unchanged.
+
+    ``float`` also converts number types that JSON cannot store, such as
+    ``fractions.Fraction``.
+    """
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        return int(value)
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        return float(value)
+    return value
+
+
+def _plain_rates(rates: Any) -> Any:
+    """Return ``hidden_dropout`` with plain numbers: one rate, or a tuple of rates.
+
+    A 1-D array counts as a sequence of rates. Invalid rates are kept for
+    :func:`check_settings` to report.
+    """
+    if isinstance(rates, np.ndarray) and rates.ndim == 1:
+        rates = rates.tolist()
+    if isinstance(rates, Sequence) and not isinstance(rates, (str, bytes)):
+        return tuple(_plain_number(rate) for rate in rates)
+    return _plain_number(rates)
+
+
+def dtype_name(dtype: Any) -> str:
+    """Return ``"float32"`` or ``"float64"`` for ``dtype`` as text, a type or np.dtype.
+
+    Raises
+    ------
+    ParameterError
+        If ``dtype`` is None, is not a dtype, or is another dtype.
+    """
+    name = None
+    if isinstance(dtype, str):
+        name = dtype
+    elif dtype is not None:
+        # np.dtype(None) would mean float64, so None is kept out above.
+        try:
+            name = np.dtype(dtype).name
+        except (TypeError, ValueError):
+            name = None
+    if name not in DTYPES:
+        raise _invalid(
+            "dtype", "float32 or float64, as text, a NumPy type or a np.dtype", dtype
+        )
+    return name
+
+
+def _check_activation(activation: Any) -> None:
+    """Raise ParameterError unless ``activation`` names a hidden activation."""
+    try:
+        get_activation(activation, hidden=True)
+    except ParameterError as error:
+        raise ParameterError(str(error), parameter="activation") from None
 
 
 def check_streaming_settings(model: MLP) -> None:
@@ -252,9 +429,9 @@ def check_streaming_settings(model: MLP) -> None:
 def _check_loss(model: MLP) -> None:
     if model.loss not in REGRESSION_LOSSES:
         raise _invalid("loss", f"one of {', '.join(REGRESSION_LOSSES)}", model.loss)
-    if not (_is_number(model.huber_delta) and model.huber_delta > 0):
+    if not (is_finite_number(model.huber_delta) and model.huber_delta > 0):
         raise _invalid("huber_delta", "a positive number", model.huber_delta)
-    if not (_is_number(model.quantile) and 0.0 < model.quantile < 1.0):
+    if not (is_finite_number(model.quantile) and 0.0 < model.quantile < 1.0):
         raise _invalid("quantile", "in (0, 1)", model.quantile)
     if model.loss != "squared_error" and model.task in ("classification", "multilabel"):
         raise ParameterError(
@@ -289,7 +466,7 @@ def _check_regularization(model: MLP) -> None:
                 parameter="hidden_dropout",
             )
     if model.max_norm is not None:
-        if not (_is_number(model.max_norm) and model.max_norm > 0):
+        if not (is_finite_number(model.max_norm) and model.max_norm > 0):
             raise _invalid("max_norm", "a positive number or None", model.max_norm)
 
     dropout = model.input_dropout > 0 or np.any(np.asarray(rates, dtype=float) > 0)
@@ -373,7 +550,7 @@ def _build_schedule(model: MLP) -> LearningRateSchedule | None:
         if decay_epochs is None:
             decay_epochs = int(model.max_epochs)
         return CosineAnnealing(decay_epochs, model.min_learning_rate)
-    if _is_number(model.plateau_patience) and model.plateau_patience >= model.patience:
+    if is_finite_number(model.plateau_patience) and model.plateau_patience >= model.patience:
         raise ParameterError(
             f"plateau_patience must be below patience={model.patience}, because "
             "early stopping ends training before the first reduction otherwise; "
@@ -383,7 +560,7 @@ def _build_schedule(model: MLP) -> LearningRateSchedule | None:
     # ReduceOnPlateau names these factor and patience, so check them here
     # under the names that MLP's callers know.
     _check_count("plateau_patience", model.plateau_patience, 0)
-    if not (_is_number(model.plateau_factor) and 0.0 < model.plateau_factor < 1.0):
+    if not (is_finite_number(model.plateau_factor) and 0.0 < model.plateau_factor < 1.0):
         raise _invalid(
             "plateau_factor", "a number above 0 and below 1", model.plateau_factor
         )
@@ -454,7 +631,7 @@ def class_weight_pairs(class_weight: Any) -> list[list[Any]] | str | None:
         if not (isinstance(item, Sequence) and len(item) == 2):
             raise _invalid("class_weight", "a dict of label to weight", class_weight)
         label, weight = item
-        if not (_is_number(weight) and weight >= 0):
+        if not (is_finite_number(weight) and weight >= 0):
             raise _invalid("class_weight", "non-negative finite weights", class_weight)
         if isinstance(label, np.generic):
             label = label.item()

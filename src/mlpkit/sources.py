@@ -24,7 +24,9 @@ from __future__ import annotations
 
 import abc
 import logging
+import math
 import os
+import tokenize
 from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -165,42 +167,41 @@ class NpyRows:
     Raises
     ------
     DataError
-        If the file is missing, is not a ``.npy`` file, contains Python objects, is
-        not 2-D, has no rows, or is stored in Fortran order.
+        If the file is missing, is not a valid ``.npy`` file (a damaged header, or
+        less data than the header describes), contains Python objects, is not 2-D,
+        has no rows or columns, or is stored in Fortran order.
     """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
         _check_file(self.path, ".npy")
-        _check_no_objects(self.path)
-        try:
-            array = np.load(self.path, mmap_mode="r")
-        except (ValueError, OSError) as error:
+        shape, fortran_order, dtype, offset = _read_npy_header(self.path)
+        if dtype.hasobject:
             raise DataError(
-                f"{self.path} is not a readable .npy file ({error}); save the array"
-                " with numpy.save"
-            ) from None
-        if not isinstance(array, np.memmap):
-            raise DataError(
-                f"{self.path} is not a .npy file of one array; save a single array"
-                " with numpy.save"
+                f"{self.path} contains an array of Python objects (dtype {dtype}),"
+                " which numpy stores with pickle, and mlpkit never loads pickled"
+                " data; save a numeric array instead, such as"
+                " numpy.save(path, X.astype(numpy.float32))"
             )
-        if array.ndim != 2:
+        _check_npy_size(self.path, shape, dtype, offset)
+        if len(shape) != 2:
             raise DataError(
-                f"{self.path} contains an array of shape {array.shape}; expected 2-D"
+                f"{self.path} contains an array of shape {shape}; expected 2-D"
                 " with one row per sample and one column per feature or target"
             )
-        if array.shape[0] == 0:
+        if shape[0] == 0:
             raise DataError(f"{self.path} has no rows; add data rows")
-        if not array.flags.c_contiguous:
+        if shape[1] == 0:
+            raise DataError(f"{self.path} has no columns; add data columns")
+        # An array with one row or one column is contiguous in either order.
+        if fortran_order and min(shape) > 1:
             raise DataError(
                 f"{self.path} is stored in Fortran order, so its rows are not"
                 " contiguous; save it with numpy.save(path, numpy.ascontiguousarray(a))"
             )
-        self.shape: tuple[int, int] = (int(array.shape[0]), int(array.shape[1]))
-        self.dtype = array.dtype
-        self.offset = int(array.offset)
-        del array
+        self.shape: tuple[int, int] = (int(shape[0]), int(shape[1]))
+        self.dtype = dtype
+        self.offset = offset
 
     @property
     def row_bytes(self) -> int:
@@ -221,29 +222,117 @@ class NpyRows:
         return rows
 
 
-def _check_no_objects(path: Path) -> None:
-    """Raise DataError if the ``.npy`` header at ``path`` has an object dtype.
+# Errors that NumPy's header readers raise for a damaged header, found by
+# reading corrupted headers with NumPy 2.4 and Python 3.11. Most damage
+# raises ValueError or its subclass UnicodeDecodeError. Keys of mixed types,
+# such as text and bytes, raise TypeError when NumPy sorts them. Parsing the
+# header text raises SyntaxError or tokenize.TokenError, and deeply nested text
+# raises RecursionError or MemoryError. The header is at most 10,000 characters
+# (NumPy's max_header_size), so these two come from the parser's nesting
+# limits and not from a lack of memory.
+_NPY_HEADER_ERRORS = (
+    ValueError,
+    TypeError,
+    SyntaxError,
+    tokenize.TokenError,
+    RecursionError,
+    MemoryError,
+)
 
-    Only the header is read. A file that is not ``.npy``, or of a format
-    version other than 1.0 and 2.0, is left for np.load to report.
+# Version 3.0 differs from 2.0 only in that its header is UTF-8 instead of
+# Latin-1 text. The header of a bool, integer or float array is ASCII, which
+# both encodings read alike, so the 2.0 reader reads it.
+_NPY_HEADER_READERS = {
+    (1, 0): np.lib.format.read_array_header_1_0,
+    (2, 0): np.lib.format.read_array_header_2_0,
+    (3, 0): np.lib.format.read_array_header_2_0,
+}
+
+_ZIP_MAGIC = b"PK\x03\x04"
+_MAX_DETAIL_LENGTH = 120
+
+
+def _read_npy_header(path: Path) -> tuple[tuple[int, ...], bool, np.dtype, int]:
+    """Return the shape, Fortran order, dtype and data offset of a ``.npy`` file.
+
+    Only the header is read, so a file of Python objects is never unpickled.
+
+    Raises
+    ------
+    DataError
+        If the file cannot be read, does not start with the ``.npy`` magic
+        string, has a format version other than 1.0, 2.0 and 3.0, or has a
+        header that is not a valid ``.npy`` header.
     """
-    readers = {
-        (1, 0): np.lib.format.read_array_header_1_0,
-        (2, 0): np.lib.format.read_array_header_2_0,
-    }
     try:
         with path.open("rb") as file:
-            read_header = readers.get(np.lib.format.read_magic(file))
+            start = file.read(len(np.lib.format.MAGIC_PREFIX))
+            if start != np.lib.format.MAGIC_PREFIX:
+                raise DataError(_not_npy_message(path, start))
+            version = tuple(file.read(2))
+            if len(version) < 2:
+                raise DataError(
+                    f"{path} is not a valid .npy file, because it ends inside its"
+                    " header; save the array again with numpy.save"
+                )
+            read_header = _NPY_HEADER_READERS.get(version)
             if read_header is None:
-                return
-            _, _, dtype = read_header(file)
-    except (ValueError, OSError, SyntaxError):
-        return
-    if dtype.hasobject:
+                raise DataError(
+                    f"{path} has .npy format version {version[0]}.{version[1]},"
+                    " which mlpkit cannot read; save the array with numpy.save,"
+                    " which writes version 1.0 or 2.0"
+                )
+            shape, fortran_order, dtype = read_header(file)
+            offset = file.tell()
+    except DataError:
+        raise
+    except PermissionError:
+        raise DataError(f"{path} cannot be read; check its permissions") from None
+    except OSError as error:
         raise DataError(
-            f"{path} contains an array of Python objects (dtype {dtype}), which "
-            "numpy stores with pickle, and mlpkit never loads pickled data; save "
-            "a numeric array instead, such as numpy.save(path, X.astype(numpy.float32))"
+            f"{path} cannot be read ({error.strerror}); check the file"
+        ) from None
+    except _NPY_HEADER_ERRORS as error:
+        # NumPy's messages can span lines and repeat the whole header.
+        detail = (str(error) or type(error).__name__).splitlines()[0]
+        if len(detail) > _MAX_DETAIL_LENGTH:
+            detail = detail[:_MAX_DETAIL_LENGTH] + "..."
+        raise DataError(
+            f"{path} is not a valid .npy file, because its header is damaged"
+            f" ({detail}); save the array again with numpy.save"
+        ) from None
+    return shape, fortran_order, dtype, offset
+
+
+def _not_npy_message(path: Path, start: bytes) -> str:
+    if start.startswith(_ZIP_MAGIC):
+        return (
+            f"{path} is a zip archive, such as a .npz file, and not a .npy file;"
+            " save a single array with numpy.save"
+        )
+    return (
+        f"{path} is not a valid .npy file, because it does not start with the .npy"
+        " magic string; save the array with numpy.save"
+    )
+
+
+def _check_npy_size(
+    path: Path, shape: tuple[int, ...], dtype: np.dtype, offset: int
+) -> None:
+    """Raise DataError unless the file contains the data its header describes."""
+    if any(length < 0 for length in shape):
+        raise DataError(
+            f"{path} is not a valid .npy file, because its header gives the"
+            f" negative shape {shape}; save the array again with numpy.save"
+        )
+    expected = math.prod(shape) * dtype.itemsize
+    available = path.stat().st_size - offset
+    if available < expected:
+        raise DataError(
+            f"{path} is not a valid .npy file, because its header describes an"
+            f" array of shape {shape} and dtype {dtype} ({expected} bytes), but"
+            f" only {available} bytes follow the header; the file is truncated,"
+            " so save the array again with numpy.save"
         )
 
 
@@ -260,6 +349,9 @@ class NpySource(RowSource):
 
     Raises
     ------
+    ParameterError
+        If ``target`` or one of its items is neither an integer nor text, such as
+        a float. Text raises DataError, because the columns have no names.
     DataError
         If the file cannot be read as described, its dtype is not numeric, a target
         index is out of range or repeated, or no feature column remains.
@@ -279,7 +371,7 @@ class NpySource(RowSource):
             )
 
         n_columns = self._rows.shape[1]
-        indices = [target] if isinstance(target, (int, np.integer)) else list(target)
+        indices = target_columns(target)
         self.target_columns = [
             _column_index(index, n_columns, self.path) for index in indices
         ]
@@ -371,6 +463,9 @@ class CsvSource(RowSource):
 
     Raises
     ------
+    ParameterError
+        If ``target`` is not text or a sequence of text, such as a float. Integers
+        are taken as the text of a column name.
     DataError
         If the file is missing, is not UTF-8 CSV or contains a NUL byte, has no data
         rows, repeats a column name, or lacks a target column (the message suggests
@@ -411,7 +506,7 @@ class CsvSource(RowSource):
                 " extra values"
             )
 
-        targets = [target] if isinstance(target, str) else list(target)
+        targets = [str(column) for column in target_columns(target)]
         if not targets:
             raise DataError(
                 f"pass the column to predict; {name} has columns "
@@ -490,18 +585,55 @@ def open_source(
 
     Raises
     ------
+    ParameterError
+        If ``target`` is not text, an integer or a sequence of them.
     DataError
         If the file cannot be opened as a source, or a ``.npy`` target is not an
         integer index.
     """
     path = Path(path)
-    if isinstance(target, (str, int)):
-        target = [target]
+    columns = [] if target is None else target_columns(target)
     if path.suffix.lower() == NPY_SUFFIX:
-        if not target:
+        if not columns:
             return NpySource(path, NPY_DEFAULT_TARGET)
-        return NpySource(path, [_parse_index(value, path) for value in target])
-    return CsvSource(path, [str(value) for value in target or []], sep=sep)
+        return NpySource(path, [_parse_index(value, path) for value in columns])
+    return CsvSource(path, [str(value) for value in columns], sep=sep)
+
+
+def target_columns(target: object) -> list[str | int]:
+    """Return ``target``, a column name or index or a sequence of them, as a list.
+
+    Raises
+    ------
+    ParameterError
+        If ``target`` or one of its items is neither text nor an integer, such as
+        a float or a bool.
+    """
+    if _is_column_key(target):
+        return [target]
+    is_sequence = isinstance(target, (Sequence, np.ndarray, pd.Index))
+    if not is_sequence or isinstance(target, bytes):
+        raise ParameterError(
+            "target must be a column name (CSV), a column index (.npy) or a list"
+            f" of them; received: target={target!r} of type {type(target).__name__}",
+            parameter="target",
+        )
+    columns = list(target)
+    for column in columns:
+        if not _is_column_key(column):
+            raise ParameterError(
+                "target must be a column name (CSV), a column index (.npy) or a list"
+                f" of them; received {column!r} of type {type(column).__name__} in"
+                f" target={target!r}",
+                parameter="target",
+            )
+    return columns
+
+
+def _is_column_key(value: object) -> bool:
+    if isinstance(value, (bool, np.bool_)):
+        return False
+    return isinstance(value, (str, int, np.integer))
 
 
 def _parse_index(value: str | int, path: Path) -> int:

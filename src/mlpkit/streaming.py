@@ -27,6 +27,7 @@ import math
 import os
 import warnings
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -40,7 +41,12 @@ from mlpkit.blocks import (
     open_encoded_blocks,
     split_blocks,
 )
-from mlpkit.errors import ConvergenceWarning, ParameterError, TrainingDivergedError
+from mlpkit.errors import (
+    ConvergenceWarning,
+    ParameterError,
+    TrainingDivergedError,
+    caller_stacklevel,
+)
 from mlpkit.network import Network, resolve_dtype
 from mlpkit.optimizers import Optimizer
 from mlpkit.preprocessing import TabularPreprocessor
@@ -234,7 +240,9 @@ def train_streaming(
         else:
             network.parameters[...] = last_good_parameters
             restored = last_good
-        raise diverged_error(divergence, epoch, optimizer, history, restored) from None
+        raise diverged_error(
+            divergence, epoch, optimizer, history, restored, network
+        ) from None
 
     if restore_best:
         network.parameters[...] = best_parameters
@@ -244,7 +252,7 @@ def train_streaming(
             f"{history.monitor.replace('_', ' ')} stopped improving; raise max_epochs "
             "or the learning rate if the loss was still falling",
             ConvergenceWarning,
-            stacklevel=2,
+            stacklevel=caller_stacklevel(),
         )
     return history
 
@@ -276,6 +284,30 @@ class StreamingFit:
     history: History
     split: BlockSplit
     test_scores: dict[str, float] | None = None
+
+
+def check_cache_dir(cache_dir: str | os.PathLike[str] | None) -> None:
+    """Raise ParameterError unless ``cache_dir`` is None or a writable directory.
+
+    :func:`fit_streaming` calls it before reading the data, so that a wrong path
+    fails at once instead of after the pass that learns the statistics.
+    """
+    if cache_dir is None:
+        return
+    path = Path(cache_dir)
+    if not path.exists():
+        problem = "does not exist; create it or pass an existing directory"
+    elif not path.is_dir():
+        problem = "is not a directory; pass a directory"
+    elif not os.access(path, os.W_OK | os.X_OK):
+        problem = "is not writable; check its permissions or pass another directory"
+    else:
+        return
+    raise ParameterError(
+        f"cache_dir={str(path)!r}, the directory for the temporary encoded copy of"
+        f" the data, {problem}",
+        parameter="cache_dir",
+    )
 
 
 def prepare_streaming(
@@ -347,6 +379,7 @@ def train_prepared(
     ``fit.history`` has the completed epochs before TrainingDivergedError
     propagates. Parameters are those of :func:`fit_streaming`.
     """
+    check_cache_dir(cache_dir)
     split = fit.split
     logger.info(
         "training %r on %d rows of %s in blocks of %d",
@@ -406,8 +439,13 @@ def fit_streaming(
     ----------
     model : MLP
         Supplies every setting: layers, optimizer, batch size, stopping rule,
-        ``validation_fraction`` (a share of blocks), task, standardization, dtype
-        and seed (split, weights and shuffling).
+        ``validation_fraction``, task, standardization, dtype and seed (split,
+        weights and shuffling). ``validation_fraction`` is a share of the blocks
+        left after the test blocks, ``ceil(validation_fraction · (n_blocks −
+        n_test))`` blocks, and not of all blocks. The in-memory ``mlpkit train
+        --test-fraction`` likewise takes its validation rows from the rows left
+        after the test rows. Of 20 blocks, ``test_fraction=0.6`` and
+        ``validation_fraction=0.5`` thus leave 4 for training.
     source : RowSource
         The data file.
     block_rows : int or None, default=None
@@ -415,11 +453,12 @@ def fit_streaming(
         never spans two blocks. None chooses it with
         :func:`mlpkit.blocks.choose_block_rows`.
     test_fraction : float, default=0.0
-        Share of blocks held out before validation and used only for
-        ``test_scores``.
+        Share of all blocks held out before validation, ``ceil(test_fraction ·
+        n_blocks)`` blocks, and used only for ``test_scores``.
     cache_dir : str or path-like, optional
-        Directory of the temporary encoded copy of a CSV file, see
-        :func:`mlpkit.blocks.open_encoded_blocks`.
+        Existing, writable directory of the temporary encoded copy of a CSV file,
+        see :func:`mlpkit.blocks.open_encoded_blocks`. It is checked even for a
+        ``.npy`` file, which needs no copy.
     on_epoch_end : callable, optional
         Called with each epoch's :class:`~mlpkit.training.EpochRecord`.
     stop_requested : callable, optional
@@ -428,7 +467,8 @@ def fit_streaming(
     Raises
     ------
     ParameterError
-        If ``block_rows`` is below the model's ``batch_size``.
+        If ``block_rows`` is below the model's ``batch_size``, or ``cache_dir`` is
+        not an existing, writable directory.
     DataError
         If the file has invalid values or too few blocks for the held-out fractions.
     TrainingDivergedError
@@ -439,6 +479,7 @@ def fit_streaming(
     NOTE: sample weights are not supported while streaming, and without validation
     blocks the history records no metrics.
     """
+    check_cache_dir(cache_dir)
     fit = prepare_streaming(
         model, source, block_rows=block_rows, test_fraction=test_fraction
     )

@@ -8,6 +8,7 @@ then writes the encoder's config with the checks and errors of ``fit``.
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,6 +21,8 @@ from mlpkit.errors import DataError
 from mlpkit.moments import RunningMoments
 from mlpkit.sources import RowSource
 from mlpkit.tasks import MAX_INTEGER_CLASSES
+
+logger = logging.getLogger(__name__)
 
 MAX_STREAMED_LABELS = 10_000
 """Maximum number of distinct numeric target values counted as class labels.
@@ -141,7 +144,9 @@ class TargetStatistics:
     ) -> dict[str, Any]:
         """Return the config of the fitted TargetEncoder, checked as its fit checks."""
         inferred = self._infer_task()
-        if task == "regression":
+        if task == "auto":
+            self._log_integer_regression()
+        elif task == "regression":
             inferred = "regression"
         elif task == "classification":
             if len(self.names) > 1:
@@ -177,6 +182,20 @@ class TargetStatistics:
         if kinds <= {_INTEGER, _FLOAT}:
             return "regression"
         return _classes_task(n_labels)
+
+    def _log_integer_regression(self) -> None:
+        """Log at INFO level that several integer target columns are regression."""
+        if len(self.names) < 2:
+            return
+        if any(kinds != {_INTEGER} for kinds in self.dtype_kinds):
+            return
+        logger.info(
+            "inferred regression for the %d integer target columns %s, because a"
+            " target of several columns is regression; if they are class labels,"
+            " train one model per column",
+            len(self.names),
+            ", ".join(repr(name) for name in self.names),
+        )
 
     def _n_labels(self) -> int:
         if self.labels is None:

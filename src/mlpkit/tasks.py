@@ -11,6 +11,7 @@ values.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Set
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,9 +20,12 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from .data import describe_cell_row, describe_row
+from .data import as_array, check_not_sparse, describe_cell_row, describe_row
 from .errors import DataError, ModelFileError, ParameterError
 from .losses import get_loss
+from .preprocessing import LARGEST_STD, SMALLEST_STD
+
+logger = logging.getLogger(__name__)
 
 TASKS = ("auto", "classification", "regression")
 #: Tasks a TargetEncoder accepts: TASKS, and multilabel, which is not inferred.
@@ -39,6 +43,21 @@ MAX_INTEGER_CLASSES = 20
 
 #: Maximum number of characters of a target value that an error message shows.
 MAX_SHOWN_LABEL_LENGTH = 40
+
+_DATES = ("dates", "days since a fixed date")
+_DURATIONS = ("durations", "total seconds")
+
+# Kinds that ``pandas.api.types.infer_dtype`` returns for dates, times and
+# durations, each with the plural noun and the suggested numbers for messages.
+_TIME_KINDS = {
+    "datetime64": _DATES,
+    "datetime": _DATES,
+    "date": _DATES,
+    "period": _DATES,
+    "time": ("times of day", "seconds since midnight"),
+    "timedelta64": _DURATIONS,
+    "timedelta": _DURATIONS,
+}
 
 
 @dataclass(frozen=True)
@@ -93,12 +112,20 @@ def regression_spec(loss: str = "squared_error", **loss_params: Any) -> TaskSpec
 
 
 def as_target_frame(y: Any, name: str = "target") -> pd.DataFrame:
-    """Return the target as a DataFrame with one column per output."""
+    """Return the target as a DataFrame with one column per output.
+
+    Raises
+    ------
+    DataError
+        If ``y`` is a SciPy sparse matrix, a list of rows of different lengths, or
+        neither one- nor two-dimensional.
+    """
     if isinstance(y, pd.DataFrame):
         return y
     if isinstance(y, pd.Series):
         return y.to_frame(name=y.name if y.name is not None else name)
-    array = np.asarray(y)
+    check_not_sparse(y, "y")
+    array = as_array(y, "y")
     if array.ndim == 1:
         return pd.DataFrame({name: array})
     if array.ndim == 2:
@@ -151,9 +178,12 @@ def check_target_values(target: pd.DataFrame, source: str | None = None) -> None
     """Raise DataError for a missing, NaN or infinite target value, naming the row.
 
     Rows of a frame read from ``source`` are reported by their index labels,
-    which :func:`mlpkit.data.read_csv` sets to the file's row numbers.
+    which :func:`mlpkit.data.read_csv` sets to the file's row numbers. A column
+    of dates, times or durations also raises DataError, because its values are
+    neither class labels nor numbers.
     """
     for name, column in target.items():
+        _check_not_time(name, column)
         missing = np.flatnonzero(column.isna().to_numpy())
         if missing.size:
             first = describe_cell_row(column, int(missing[0]), source)
@@ -175,6 +205,39 @@ def check_target_values(target: pd.DataFrame, source: str | None = None) -> None
                     f"{describe_cell_row(column, row, source)}; fix the value or "
                     "drop the row"
                 )
+
+
+def _check_not_time(name: Any, column: pd.Series) -> None:
+    """Raise DataError if ``column`` contains dates, times or durations."""
+    kind = _TIME_KINDS.get(pd.api.types.infer_dtype(column, skipna=True))
+    if kind is None:
+        return
+    values, numbers = kind
+    raise DataError(
+        f"target column {name!r} contains {values} (dtype {column.dtype}), which"
+        f" are neither class labels nor numbers; convert them to numbers, such as"
+        f" {numbers}, or to text labels"
+    )
+
+
+def _log_integer_regression(target: pd.DataFrame) -> None:
+    """Log at INFO level that a target of several integer columns is regression.
+
+    Such columns may be meant as class labels, which the inference never
+    assumes for more than one column.
+    """
+    if target.shape[1] < 2:
+        return
+    if not all(pd.api.types.is_integer_dtype(column) for _, column in target.items()):
+        return
+    names = ", ".join(repr(str(name)) for name in target.columns)
+    logger.info(
+        "inferred regression for the %d integer target columns %s, because a"
+        " target of several columns is regression unless the task is set; set the"
+        " task to multilabel if they are 0/1 indicator columns",
+        target.shape[1],
+        names,
+    )
 
 
 def check_class_labels(column: pd.Series) -> None:
@@ -351,6 +414,8 @@ class TargetEncoder:
         chose_regression_loss = self.regression_loss != "squared_error"
         if self.task == "regression" or (self.task == "auto" and chose_regression_loss):
             inferred = "regression"
+        elif self.task == "auto":
+            _log_integer_regression(target)
         elif self.task == "classification":
             if target.shape[1] > 1:
                 raise DataError(
@@ -422,7 +487,7 @@ class TargetEncoder:
             raise DataError(
                 f"target column {column.name!r} has a single class "
                 f"({_label_to_json(classes[0])!r}); classification needs at least "
-                "two, so check the column or use --task regression"
+                "two, so check the column or set task='regression'"
             )
         self.classes_ = classes
         self.mean_ = None
@@ -648,8 +713,17 @@ class TargetEncoder:
             encoder.classes_ = None
             encoder.mean_ = _finite_vector(config["mean"], "mean", len(names))
             encoder.scale_ = _finite_vector(config["scale"], "scale", len(names))
-            if np.any(encoder.scale_ <= 0):
-                raise ValueError("scale must be positive")
+            # A scale is 1 or the standard deviation of a finite variance.
+            if np.any((encoder.scale_ < SMALLEST_STD) | (encoder.scale_ > LARGEST_STD)):
+                raise ValueError(
+                    "scale must be a standard deviation, from "
+                    f"{SMALLEST_STD:.2g} to {LARGEST_STD:.2g}"
+                )
+            unscaled = not encoder.standardize or encoder.regression_loss == "poisson"
+            if unscaled and (np.any(encoder.mean_ != 0) or np.any(encoder.scale_ != 1)):
+                raise ValueError(
+                    "mean must be 0 and scale 1 for a target that is not standardized"
+                )
         elif task == "multilabel":
             encoder.classes_ = _checked_labels(config["classes"])
             if len(names) not in (1, len(encoder.classes_)):

@@ -35,6 +35,8 @@ from .errors import (
     DataError,
     ParameterError,
     TrainingDivergedError,
+    caller_stacklevel,
+    is_finite_number,
 )
 from .history import EpochRecord, History
 from .network import Network
@@ -64,27 +66,44 @@ class StoppingRule:
     tolerance: float = 1e-4
 
     def __post_init__(self) -> None:
-        if int(self.max_epochs) < 1:
+        self.max_epochs = _checked_count("max_epochs", self.max_epochs, 1)
+        self.patience = _checked_count("patience", self.patience, 1)
+        tolerance = self.tolerance
+        if not (is_finite_number(tolerance) and 0.0 <= tolerance < 1.0):
             raise ParameterError(
-                f"max_epochs must be at least 1; received: max_epochs={self.max_epochs!r}",
-                parameter="max_epochs",
-            )
-        if int(self.patience) < 1:
-            raise ParameterError(
-                f"patience must be at least 1; received: patience={self.patience!r}",
-                parameter="patience",
-            )
-        if not (0.0 <= float(self.tolerance) < 1.0):
-            raise ParameterError(
-                f"tolerance must be in [0, 1); received: tolerance={self.tolerance!r}",
+                f"tolerance must be in [0, 1); received: tolerance={tolerance!r}",
                 parameter="tolerance",
             )
+        self.tolerance = float(tolerance)
 
     def improves(self, loss: float, best: float) -> bool:
         """Return whether ``loss`` beats ``best`` by the relative tolerance."""
         if math.isinf(best):
             return loss < best
         return loss < best - self.tolerance * abs(best)
+
+
+def _checked_count(name: str, value: Any, low: int) -> int:
+    """Return ``value`` as an int if it is a whole number of at least ``low``.
+
+    A whole float such as 32.0 passes. Booleans, text and None raise
+    ParameterError, as do fractions and values below ``low``.
+    """
+    if not (is_finite_number(value) and float(value).is_integer() and value >= low):
+        raise ParameterError(
+            f"{name} must be an integer of at least {low}; received: {name}={value!r}",
+            parameter=name,
+        )
+    return int(value)
+
+
+def check_callback(name: str, callback: Any) -> None:
+    """Raise ParameterError unless ``callback`` is None or callable."""
+    if callback is not None and not callable(callback):
+        raise ParameterError(
+            f"{name} must be callable or None; received: {name}={callback!r}",
+            parameter=name,
+        )
 
 
 MetricFunction = Callable[[NDArray], dict[str, float]]
@@ -202,7 +221,9 @@ def run_epoch(
     except Divergence as divergence:
         network.parameters[...] = start_parameters
         restored = "its weights from before this epoch"
-        raise diverged_error(divergence, None, optimizer, None, restored) from None
+        raise diverged_error(
+            divergence, None, optimizer, None, restored, network
+        ) from None
     return progress.loss_sum / progress.weight_sum
 
 
@@ -296,20 +317,45 @@ def diverged_error(
     optimizer: Optimizer,
     history: History | None,
     restored: str,
+    network: Network | None = None,
 ) -> TrainingDivergedError:
-    """Build the error for ``divergence``; ``restored`` names the weights kept."""
+    """Build the error for ``divergence``; ``restored`` names the weights kept.
+
+    ``network``, with the kept weights restored, lets the message blame a weight
+    penalty that is infinite even there instead of the learning rate.
+    """
     where = f"batch {divergence.batch} of {divergence.n_batches}"
     if epoch is not None:
         where = f"epoch {epoch}, {where}"
+    advice = None if network is None else penalty_advice(network)
+    if advice is None:
+        advice = (
+            "The usual causes are a learning rate that is too high (it is "
+            f"{optimizer.learning_rate:g}) and inputs or targets that are not "
+            "standardized. Lower the learning rate, keep standardization on, or use "
+            "the adam optimizer."
+        )
     message = (
         f"training diverged: the {divergence.quantity} became {divergence.value} in "
-        f"{where}. The usual causes are a learning rate that is too high (it is "
-        f"{optimizer.learning_rate:g}) and inputs or targets that are not "
-        "standardized. Lower the learning rate, keep standardization on, or use the "
-        f"adam optimizer. The network keeps {restored}"
+        f"{where}. {advice} The network keeps {restored}"
     )
     return TrainingDivergedError(
         message, epoch=epoch, batch=divergence.batch, history=history
+    )
+
+
+def penalty_advice(network: Network) -> str | None:
+    """Return advice to lower ``l1`` or ``l2`` if the penalty of the current weights is infinite."""
+    if math.isfinite(network.penalty()):
+        return None
+    strengths = " and ".join(
+        f"{name}={value:g}"
+        for name, value in (("l1", network.l1), ("l2", network.l2))
+        if value
+    )
+    return (
+        "The weight penalty is infinite even for the weights the network keeps, "
+        f"so {strengths} is too large; lower it."
     )
 
 
@@ -389,11 +435,11 @@ def train(
         ``restore_best``) or those of the last completed epoch, and the error's
         ``history`` has the completed epochs.
     """
-    if int(batch_size) < 1:
-        raise ParameterError(
-            f"batch_size must be at least 1; received: batch_size={batch_size!r}",
-            parameter="batch_size",
-        )
+    batch_size = _checked_count("batch_size", batch_size, 1)
+    check_callback("metric_function", metric_function)
+    check_callback("on_epoch_end", on_epoch_end)
+    check_callback("on_checkpoint", on_checkpoint)
+    check_callback("stop_requested", stop_requested)
     if progress is None:
         monitor = "validation_loss" if validation else "train_loss"
         progress = TrainingProgress(History(monitor=monitor))
@@ -462,7 +508,7 @@ def train(
             network.parameters[...] = last_good_parameters
             restored = last_good
         raise diverged_error(
-            divergence, epoch, optimizer, history, restored
+            divergence, epoch, optimizer, history, restored, network
         ) from None
 
     # A stop between epochs was checkpointed in the loop. One inside an epoch
@@ -477,7 +523,7 @@ def train(
             f"{history.monitor.replace('_', ' ')} stopped improving; raise max_epochs "
             "or the learning rate if the loss was still falling"
         )
-        warnings.warn(message, ConvergenceWarning, stacklevel=2)
+        warnings.warn(message, ConvergenceWarning, stacklevel=caller_stacklevel())
     logger.info(
         "trained %d epochs, best epoch %d (%s %.6g)",
         history.epochs,
