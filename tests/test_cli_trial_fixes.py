@@ -647,6 +647,26 @@ def test_info_keeps_loss_for_regressor(files):
     assert rows["loss"] == "squared_error"
 
 
+def test_info_marks_settings_of_other_choices(files):
+    rows = settings_rows(MLP.load(files["regressor"]))
+
+    assert rows["gamma"].endswith("(not used by constant)")
+    assert rows["huber_delta"] == "1.0 (not used by squared_error)"
+    assert rows["maxout_pieces"].endswith("(not used by relu)")
+
+
+def test_info_leaves_settings_of_chosen_loss_unmarked(tmp_path, capsys, files):
+    model = tmp_path / "huber.mlpkit"
+    arguments = ["train", files["data"], "--target", "price", "--loss", "huber"]
+    status, _, _ = run_cli(capsys, *arguments, *FAST, "-o", model)
+    assert status == 0
+
+    rows = settings_rows(MLP.load(model))
+
+    assert rows["huber_delta"] == "1.0"
+    assert rows["quantile"] == "0.5 (not used by huber)"
+
+
 # Empty path options
 
 

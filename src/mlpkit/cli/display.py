@@ -21,6 +21,7 @@ from ..model import MLP
 from ..preprocessing import NUMERIC, TabularPreprocessor
 from ..settings import LBFGS, ignored_optimizer_settings
 from ..training import EpochCallback, EpochRecord
+from .ignored_options import EXPLICIT_CONDITIONS
 from .option_names import NO_HIDDEN_LAYERS, SETTING_OPTIONS, rewrite_setting_names
 
 logger = logging.getLogger(__name__)
@@ -253,7 +254,8 @@ def settings_table(model: MLP) -> Table:
     A setting left to the optimizer shows the optimizer's value, and a setting
     the optimizer ignores is marked "not used by" the optimizer. The regression
     loss is marked "not used by" a classification task, whose loss is a
-    cross-entropy that follows from the task.
+    cross-entropy that follows from the task. A setting of a schedule, loss or
+    activation other than the chosen one is marked "not used by" that choice.
     """
     table = Table(title="training settings")
     table.add_column("setting")
@@ -274,8 +276,26 @@ def settings_table(model: MLP) -> Table:
             text += f" (not used by {model.optimizer})"
         elif name == "loss" and task not in (None, "regression"):
             text += f" (not used by {task} classification)"
+        else:
+            text += _unused_choice_text(name, settings)
         table.add_row(name, SETTING_OPTIONS.get(name, "–"), text)
     return table
+
+
+def _unused_choice_text(name: str, settings: dict[str, Any]) -> str:
+    """Return " (not used by VALUE)" if the chosen schedule, loss or activation ignores ``name``.
+
+    The conditions are those that ``train`` warns about, for the options whose
+    controller is another setting (the schedule, the loss or the activation).
+    """
+    condition = EXPLICIT_CONDITIONS.get(SETTING_OPTIONS.get(name, ""))
+    controllers = {option: setting for setting, option in SETTING_OPTIONS.items()}
+    if condition is None or condition.controller not in controllers:
+        return ""
+    chosen = settings.get(controllers[condition.controller])
+    if chosen in condition.values:
+        return ""
+    return f" (not used by {chosen})"
 
 
 def task_text(model: MLP) -> str:
