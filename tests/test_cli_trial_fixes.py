@@ -401,6 +401,99 @@ def test_closed_stdout_after_train_keeps_model(files, tmp_path):
     assert model.is_file()
 
 
+@posix_only
+@pytest.mark.parametrize(
+    ("arguments", "written"),
+    [
+        (
+            ["train", "{data}", "--target", "price", "--folds", "2"]
+            + ["-o", "{out}/m.mlpkit"],
+            "m.mlpkit",
+        ),
+        (
+            ["anomalies", "{autoencoder}", "{data}", "-o", "{out}/scores.csv"],
+            "scores.csv",
+        ),
+        (["predict", "{regressor}", "{data}", "-o", "{out}/p.csv"], "p.csv"),
+    ],
+    ids=["train-folds", "anomalies", "predict"],
+)
+def test_closed_stdout_still_writes_output_file(files, tmp_path, arguments, written):
+    names = {key: str(path) for key, path in files.items()}
+    names["out"] = str(tmp_path)
+    arguments = [argument.format(**names) for argument in arguments]
+    if arguments[0] == "train":
+        arguments += FAST
+
+    result = run_with_closed_stdout(*arguments)
+
+    assert result.returncode == 0
+    assert "Traceback" not in result.stderr
+    assert (tmp_path / written).is_file()
+
+
+def run_with_stdout(stdout, *args) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        mlpkit_command(*args),
+        env=subprocess_env(),
+        stdout=stdout,
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=120,
+    )
+
+
+@posix_only
+def test_stdout_not_open_rejected_for_predictions(files):
+    # Python sets sys.stdout to None when descriptor 1 is not open (>&- in a shell).
+    result = subprocess.run(
+        mlpkit_command("predict", files["regressor"], files["data"]),
+        env=subprocess_env(),
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=120,
+        preexec_fn=lambda: os.close(1),
+    )
+
+    assert result.returncode == 2
+    assert "standard output is closed" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@posix_only
+def test_stdout_not_open_ignored_for_info(files):
+    result = subprocess.run(
+        mlpkit_command("info", files["regressor"]),
+        env=subprocess_env(),
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=120,
+        preexec_fn=lambda: os.close(1),
+    )
+
+    assert result.returncode == 0
+    assert result.stderr == ""
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+@pytest.mark.parametrize(
+    "arguments",
+    [["info", "{regressor}"], ["predict", "{regressor}", "{data}"]],
+    ids=["info", "predict"],
+)
+def test_full_stdout_reported_in_one_line(files, arguments):
+    names = {key: str(path) for key, path in files.items()}
+    arguments = [argument.format(**names) for argument in arguments]
+
+    with open("/dev/full", "w") as full:
+        result = run_with_stdout(full, *arguments)
+
+    assert result.returncode == 2
+    expected = "writing to standard output failed (no space left on device)"
+    assert expected in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 # Ctrl-C outside training
 
 

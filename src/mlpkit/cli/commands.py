@@ -168,7 +168,8 @@ def translate_write_errors(path: Path) -> Iterator[None]:
     except OSError as error:
         raise MlpkitError(
             f"failed to write {str(path)!r} ({os_error_reason(error)}); check that "
-            "its directory exists and is writable"
+            "its directory exists and is writable, and that the file, if it "
+            "exists, may be replaced"
         ) from error
 
 

@@ -16,7 +16,9 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
+from ..errors import MlpkitError
 from ..metrics import METRIC_LABELS
+from ..modelfile import os_error_reason
 from ..model import MLP
 from ..preprocessing import NUMERIC, TabularPreprocessor
 from ..settings import LBFGS, ignored_optimizer_settings
@@ -31,8 +33,8 @@ class BrokenPipeRaisingConsole(Console):
     """A rich Console that raises BrokenPipeError when the reader of its stream exits.
 
     rich's own handling (in rich 15) redirects stdout to ``os.devnull`` and exits
-    with status 1 at once. Raising instead lets the command line end every
-    command the same way, wherever the pipe breaks.
+    with status 1 at once. Raising instead lets the command line end the
+    command quietly, which suits stderr, where nothing else is left to report.
     """
 
     def on_broken_pipe(self) -> None:
@@ -40,15 +42,104 @@ class BrokenPipeRaisingConsole(Console):
         raise BrokenPipeError(errno.EPIPE, os.strerror(errno.EPIPE))
 
 
+class StdoutConsole(Console):
+    """The rich Console of stdout; a reader that exits early ends only the text.
+
+    The command goes on and writes its files: ``train ... | head -1`` still
+    saves the model. Any other failure to write, such as a full disk, raises
+    MlpkitError, and a closed stdout (``>&-``) discards the text.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(file=_StdoutWriter())
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        discard_stdout()
+
+
+class _StdoutWriter:
+    """A file for rich that writes to the current ``sys.stdout``.
+
+    It turns an OSError other than a broken pipe into MlpkitError, and writes
+    nothing while stdout is closed.
+    """
+
+    def write(self, text: str) -> int:
+        if sys.stdout is None:
+            return len(text)
+        with translate_stdout_errors():
+            return sys.stdout.write(text)
+
+    def flush(self) -> None:
+        if sys.stdout is None:
+            return
+        with translate_stdout_errors():
+            sys.stdout.flush()
+
+    def isatty(self) -> bool:
+        return sys.stdout is not None and sys.stdout.isatty()
+
+    def fileno(self) -> int:
+        if sys.stdout is None:
+            raise OSError(errno.EBADF, "standard output is closed")
+        return sys.stdout.fileno()
+
+
+@contextmanager
+def translate_stdout_errors() -> Iterator[None]:
+    """Turn an OSError of a stdout write, except a broken pipe, into MlpkitError."""
+    try:
+        yield
+    except BrokenPipeError:
+        raise
+    except OSError as error:
+        raise MlpkitError(
+            f"writing to standard output failed ({os_error_reason(error)}); free "
+            "space on its device, or pass --output with a file path where the "
+            "command takes one"
+        ) from error
+
+
 def write_stdout(text: str) -> None:
-    """Write ``text`` to stdout and flush it.
+    """Write ``text``, the data a command outputs, to stdout and flush it.
 
     Flushing here makes a closed pipe raise BrokenPipeError inside the
     command, where :func:`mlpkit.cli.program.run` ends it quietly, rather than
     in Python's flush at exit, which prints "Exception ignored" and exits 120.
+
+    Raises
+    ------
+    MlpkitError
+        If stdout is closed or the write fails for another reason.
     """
-    sys.stdout.write(text)
-    sys.stdout.flush()
+    if sys.stdout is None:
+        raise MlpkitError(
+            "standard output is closed; pass --output with a file path, or run the "
+            "command with its output open"
+        )
+    with translate_stdout_errors():
+        sys.stdout.write(text)
+        sys.stdout.flush()
+
+
+def discard_stdout() -> None:
+    """Point the file descriptor of stdout at ``os.devnull``.
+
+    Python flushes stdout at exit. After the reader has gone, the flush of any
+    text still buffered would fail and print "Exception ignored" to stderr.
+    A stdout without a file descriptor, as under pytest's capture, is left as
+    it is.
+    """
+    try:
+        descriptor = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, descriptor)
+    finally:
+        os.close(devnull)
 
 
 def print_text(console: Console, text: str | Text) -> None:
@@ -283,7 +374,7 @@ def settings_table(model: MLP) -> Table:
 
 
 def _unused_choice_text(name: str, settings: dict[str, Any]) -> str:
-    """Return " (not used by VALUE)" if the chosen schedule, loss or activation ignores ``name``.
+    """Return " (not used by VALUE)" if the chosen VALUE ignores setting ``name``.
 
     The conditions are those that ``train`` warns about, for the options whose
     controller is another setting (the schedule, the loss or the activation).

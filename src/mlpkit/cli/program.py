@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -32,7 +31,13 @@ from .commands import (
     run_evaluate,
     run_predict,
 )
-from .display import BrokenPipeRaisingConsole, print_line, reported_warnings
+from .display import (
+    BrokenPipeRaisingConsole,
+    StdoutConsole,
+    discard_stdout,
+    print_line,
+    reported_warnings,
+)
 from .explain_commands import run_explain
 from .extra_commands import (
     run_anomalies,
@@ -124,7 +129,7 @@ def run_command(argv: list[str] | None) -> int:
             return exit_request.code
         return 0 if exit_request.code is None else EXIT_USAGE
 
-    out = BrokenPipeRaisingConsole()
+    out = StdoutConsole()
     run = COMMANDS[args.command]
     try:
         with logging_to_stderr(args.debug, err), reported_warnings(err):
@@ -139,25 +144,6 @@ def run_command(argv: list[str] | None) -> int:
         # run_train has saved the checkpoint and the best model, and printed where.
         return EXIT_SIGNAL_BASE + stopped.signal_number
     return 0
-
-
-def discard_stdout() -> None:
-    """Point the file descriptor of stdout at ``os.devnull``.
-
-    Python flushes stdout at exit. After the reader has gone, the flush of any
-    text still buffered would fail and print "Exception ignored" to stderr.
-    A stdout without a file descriptor, as under pytest's capture, is left as
-    it is.
-    """
-    try:
-        descriptor = sys.stdout.fileno()
-    except (AttributeError, OSError, ValueError):
-        return
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, descriptor)
-    finally:
-        os.close(devnull)
 
 
 if __name__ == "__main__":
