@@ -592,3 +592,56 @@ def test_streamed_integer_columns_regression_logged(tmp_path, caplog):
     assert model.task_ == "regression"
     messages = " ".join(record.getMessage() for record in caplog.records)
     assert "inferred regression for the 2 integer target columns" in messages
+
+
+# Empty targets, fractional block sizes, complex and masked arrays
+
+
+def test_fit_stream_rejects_empty_target(tmp_path, features):
+    path = write_npy(tmp_path, features.astype(np.float32))
+
+    with pytest.raises(ParameterError, match="at least one column") as caught:
+        small_model().fit_stream(path, target=[])
+
+    assert caught.value.parameter == "target"
+
+
+@pytest.mark.parametrize("block_rows", [2.5, True, 0, "64"])
+def test_fit_stream_rejects_non_integer_block_rows(tmp_path, features, block_rows):
+    path = write_npy(tmp_path, features.astype(np.float32))
+
+    with pytest.raises(ParameterError, match="block_rows must be an integer"):
+        small_model().fit_stream(path, block_rows=block_rows)
+
+
+def test_predict_rejects_complex_features(features, labels):
+    model = small_model().fit(features, labels)
+
+    with pytest.raises(DataError, match="complex numbers"):
+        model.predict(features.astype(complex))
+
+
+def test_predict_imputes_masked_cells(features, labels):
+    model = small_model().fit(features, labels)
+    masked = np.ma.masked_array(features[:3], mask=np.zeros((3, 3), dtype=bool))
+    masked.mask[0, 1] = True
+    missing = features[:3].copy()
+    missing[0, 1] = np.nan
+
+    np.testing.assert_array_equal(
+        model.predict_proba(masked), model.predict_proba(missing)
+    )
+
+
+def test_fit_imputes_masked_cells(features, labels):
+    masked = np.ma.masked_array(features, mask=np.zeros(features.shape, dtype=bool))
+    masked.mask[0, 1] = True
+    missing = features.copy()
+    missing[0, 1] = np.nan
+
+    from_masked = small_model().fit(masked, labels)
+    from_missing = small_model().fit(missing, labels)
+
+    np.testing.assert_array_equal(
+        from_masked.network_.parameters, from_missing.network_.parameters
+    )

@@ -494,3 +494,8 @@ def test_plots_of_unfitted_model_raise_not_fitted(call):
         call(MLP())
 
     assert str(caught.value) == unfitted_message()
+
+
+def test_plot_model_rejects_a_path():
+    with pytest.raises(ParameterError, match="pass MLP.load"):
+        plotting.plot_model("model.mlpkit")

@@ -517,7 +517,7 @@ def as_feature_array(X: Any) -> npt.NDArray:
         pass it as one sample and as one feature, because either may be meant.
     """
     check_not_sparse(X, "X")
-    array = as_array(X, "X")
+    array = as_array(unmasked(X), "X")
     if array.ndim == 1:
         raise DataError(
             "X must be two dimensional (n_samples, n_features); received shape"
@@ -529,6 +529,17 @@ def as_feature_array(X: Any) -> npt.NDArray:
             f" {array.shape}"
         )
     return array
+
+
+def unmasked(X: Any) -> Any:
+    """Return a NumPy masked array as a plain array with NaN in its masked cells.
+
+    Masked cells then count as missing and are imputed. Anything else is
+    returned as it is.
+    """
+    if isinstance(X, np.ma.MaskedArray):
+        return np.ma.filled(X.astype(np.float64), np.nan)
+    return X
 
 
 def _reshape_hint(X: Any) -> str:
@@ -592,6 +603,11 @@ def numeric_column_values(
     Raises DataError naming the first cell that contains text or infinity. ``reason``
     completes the phrase "..., but {reason} numbers" in the text error.
     """
+    if pd.api.types.is_complex_dtype(series.dtype):
+        raise DataError(
+            f"column '{name}' of {describe_source(source)} has complex numbers, but"
+            f" {reason} real numbers; pass the real part or drop the column"
+        )
     if is_real_number_dtype(series.dtype):
         values = series.to_numpy(dtype=np.float64, na_value=np.nan)
     else:
@@ -614,7 +630,8 @@ def numeric_column_values(
         row = describe_row(_row_number(series, position, source), source)
         raise DataError(
             f"column '{name}' contains {values[position]} at {row}; replace it with"
-            " a finite number or leave the cell empty so it is imputed"
+            " a finite number, or leave the cell empty (NaN in an array) so it is"
+            " imputed"
         )
     return values
 

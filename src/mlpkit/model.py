@@ -20,7 +20,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from .checkpoints import data_fingerprint
-from .data import as_feature_array
+from .data import as_feature_array, unmasked
 from .errors import (
     DataError,
     ModelFileError,
@@ -809,6 +809,7 @@ class MLP:
             number of columns than the training data.
         """
         self._check_fitted()
+        X = unmasked(X)
         inputs = None
         if isinstance(X, np.ndarray):
             inputs = self.preprocessor_.transform_array(X, dtype=self.network_.dtype)

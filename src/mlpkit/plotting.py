@@ -36,6 +36,19 @@ from .training import History
 if TYPE_CHECKING:
     from .model import MLP
 
+def _check_trained_model(model: Any) -> None:
+    """Raise ParameterError unless ``model`` is an MLP, and NotFittedError unless trained."""
+    from .model import MLP
+
+    if not isinstance(model, MLP):
+        raise ParameterError(
+            "model must be a trained MLP; received an object of type "
+            f"{type(model).__name__}; for a model file, pass MLP.load(path)",
+            parameter="model",
+        )
+    model._check_fitted()
+
+
 #: Grid points per axis of a decision-boundary plot.
 GRID_POINTS = 200
 #: Resolution of saved PNG files, in dots per inch.
@@ -237,7 +250,7 @@ def two_numeric_inputs(model: MLP) -> list[str] | None:
     NotFittedError
         If the model has not been trained or loaded.
     """
-    model._check_fitted()
+    _check_trained_model(model)
     columns = model.preprocessor_.describe()
     if len(columns) != 2 or any(column["kind"] != NUMERIC for column in columns):
         return None
@@ -412,7 +425,7 @@ def plot_model(
     DataError
         If ``features`` are given without ``target``, or do not fit the model.
     """
-    model._check_fitted()
+    _check_trained_model(model)
     target = _target_frame(model, target)
     if features is not None and target is None:
         names = format_columns(list(model.target_encoder_.target_names_))
@@ -469,7 +482,7 @@ def plot_model_network(model: MLP) -> Any:
     NotFittedError
         If the model has not been trained or loaded.
     """
-    model._check_fitted()
+    _check_trained_model(model)
     names = output_unit_names(
         model.task_, model.target_encoder_.target_names_, model.classes_
     )

@@ -311,7 +311,7 @@ class TabularPreprocessor:
                 raise DataError(
                     f"column 'x{column}' contains {values[row, column]} at "
                     f"{describe_row(int(row))}; replace it with a finite number or "
-                    "leave the cell empty so it is imputed"
+                    "set it to NaN so it is imputed"
                 )
             missing_rows, missing_columns = np.nonzero(np.isnan(values))
             values[missing_rows, missing_columns] = fill_values[missing_columns]

@@ -46,7 +46,7 @@ from mlpkit.data import (
     translate_read_errors,
     warn_unnamed_columns,
 )
-from mlpkit.errors import DataError, ParameterError
+from mlpkit.errors import DataError, ParameterError, is_finite_number
 
 logger = logging.getLogger(__name__)
 
@@ -141,10 +141,13 @@ class RowSource(abc.ABC):
 
 
 def check_block_rows(block_rows: int) -> int:
-    """Return ``block_rows`` as an int; raise ParameterError if it is below 1."""
-    if int(block_rows) < 1:
+    """Return ``block_rows`` as an int; raise ParameterError unless it is an integer ≥ 1."""
+    valid = is_finite_number(block_rows) and float(block_rows).is_integer()
+    if not (valid and block_rows >= 1):
         raise ParameterError(
-            f"block_rows must be at least 1; received: block_rows={block_rows!r}"
+            "block_rows must be an integer of at least 1; received: "
+            f"block_rows={block_rows!r}",
+            parameter="block_rows",
         )
     return int(block_rows)
 
@@ -586,13 +589,21 @@ def open_source(
     Raises
     ------
     ParameterError
-        If ``target`` is not text, an integer or a sequence of them.
+        If ``target`` is not text, an integer or a sequence of them, or is an
+        empty sequence.
     DataError
         If the file cannot be opened as a source, or a ``.npy`` target is not an
         integer index.
     """
     path = Path(path)
     columns = [] if target is None else target_columns(target)
+    if target is not None and not columns:
+        raise ParameterError(
+            "target must name at least one column; received: target="
+            f"{target!r}; pass a column name, an index, or None for the last column"
+            " of a .npy file",
+            parameter="target",
+        )
     if path.suffix.lower() == NPY_SUFFIX:
         if not columns:
             return NpySource(path, NPY_DEFAULT_TARGET)

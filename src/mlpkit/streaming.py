@@ -51,7 +51,7 @@ from mlpkit.network import Network, resolve_dtype
 from mlpkit.optimizers import Optimizer
 from mlpkit.preprocessing import TabularPreprocessor
 from mlpkit.settings import network_options
-from mlpkit.sources import RowSource
+from mlpkit.sources import RowSource, check_block_rows
 from mlpkit.streaming_scores import evaluate_blocks
 from mlpkit.streaming_statistics import learn_statistics
 from mlpkit.tasks import TargetEncoder
@@ -325,6 +325,7 @@ def prepare_streaming(
     batch_size = int(model.batch_size)
     if block_rows is None:
         block_rows = choose_block_rows(source.n_rows, batch_size)
+    block_rows = check_block_rows(block_rows)
     if block_rows < batch_size:
         raise ParameterError(
             f"block_rows must be at least batch_size={batch_size}, because a"

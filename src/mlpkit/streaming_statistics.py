@@ -111,8 +111,8 @@ class _FeatureColumn:
                 row, value = self.first_infinite
                 raise DataError(
                     f"column '{self.name}' contains {value} at "
-                    f"{source.describe_row(row)}; replace it with a finite number or"
-                    " leave the cell empty so it is imputed"
+                    f"{source.describe_row(row)}; replace it with a finite number, or"
+                    " leave the cell empty (NaN in a .npy file) so it is imputed"
                 )
             return NUMERIC
         if self.n_numbers / self.n_present >= NUMBER_SHARE and self.first_text:

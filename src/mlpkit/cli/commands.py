@@ -213,7 +213,7 @@ def load_weighted_training_data(
                 "column names"
             )
         # The whole file as one block: x0, x1, … and the target columns.
-        npy_source = open_source(args.data, parse_target_names(args.target))
+        npy_source = open_source(args.data, parse_target_names(args.target) or None)
         block = npy_source.read_block(0, npy_source.n_rows)
         features, target, source = block.features, block.target, args.data
     else:
@@ -389,7 +389,9 @@ def run_train_streaming(
             "never to train in memory"
         )
     check_plot_option(args)
-    source = open_source(args.data, parse_target_names(args.target), sep=args.sep)
+    source = open_source(
+        args.data, parse_target_names(args.target) or None, sep=args.sep
+    )
 
     def fit(on_epoch_end: EpochCallback, stop_requested: StopRequest) -> None:
         model.fit_stream(
