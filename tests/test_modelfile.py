@@ -1,14 +1,16 @@
 """The model file: zip of .npy arrays and JSON, atomic writes, clear load errors."""
 
+import errno
 import io
 import json
+import os
 import zipfile
 
 import numpy as np
 import pytest
 
 from mlpkit import modelfile
-from mlpkit.errors import ModelFileError
+from mlpkit.errors import ModelFileError, ParameterError
 from mlpkit.modelfile import (
     FORMAT_VERSION,
     METADATA_MEMBER,
@@ -151,3 +153,36 @@ def test_padded_array_rejected_before_decompressing(tmp_path, monkeypatch):
     assert "'weights_0'" in message
     assert "320 bytes" in message
     assert "20000320 bytes after the header" in message
+
+
+def refuse_append(error_number):
+    """Return an open() that fails for appending with ``error_number``."""
+
+    def fake_open(path, mode="r", *args, **kwargs):
+        if mode == "ab":
+            raise PermissionError(error_number, os.strerror(error_number))
+        return open(path, mode, *args, **kwargs)
+
+    return fake_open
+
+
+def test_immutable_file_rejected_before_writing(tmp_path, monkeypatch):
+    path = tmp_path / "model.mlpkit"
+    path.write_bytes(b"old")
+    monkeypatch.setattr(modelfile, "open", refuse_append(errno.EPERM), raising=False)
+
+    with pytest.raises(ParameterError, match="not permitted, as for an immutable"):
+        modelfile.check_replaceable_file(path)
+
+    assert path.read_bytes() == b"old"
+
+
+def test_read_only_file_still_replaceable(tmp_path, monkeypatch):
+    # A rename replaces a file that only its mode protects.
+    path = tmp_path / "model.mlpkit"
+    path.write_bytes(b"old")
+    monkeypatch.setattr(modelfile, "open", refuse_append(errno.EACCES), raising=False)
+
+    modelfile.check_replaceable_file(path)
+
+    assert path.read_bytes() == b"old"

@@ -34,6 +34,7 @@ Every problem raises :class:`~mlpkit.errors.ModelFileError`.
 from __future__ import annotations
 
 import ast
+import errno
 import io
 import json
 import math
@@ -192,6 +193,7 @@ def check_replaceable_file(path: str | os.PathLike, name: str | None = None) -> 
             f"cannot write {name}: {os_error_reason(error)}; pass another path"
         ) from error
     if stat.S_ISREG(mode):
+        _check_not_immutable(path, name)
         return
     if stat.S_ISDIR(mode):
         raise ParameterError(
@@ -202,6 +204,26 @@ def check_replaceable_file(path: str | os.PathLike, name: str | None = None) -> 
         f"cannot write {name} because it is a {kind}, not a regular file; pass a "
         "path to a regular file"
     )
+
+
+def _check_not_immutable(path: str | os.PathLike, name: str) -> None:
+    """Raise ParameterError if the existing file ``path`` may not be replaced at all.
+
+    Opening for appending writes nothing. It fails with EPERM for an immutable
+    file, which a rename cannot replace either, even in a writable directory.
+    A file that is only read-only to this user fails with EACCES instead and
+    passes, because the rename of the atomic write replaces it all the same.
+    """
+    try:
+        with open(path, "ab"):
+            pass
+    except OSError as error:
+        if error.errno == errno.EPERM:
+            raise ParameterError(
+                f"cannot replace {name}: changing the file is not permitted, as "
+                "for an immutable file; choose another path, or allow changes "
+                "(chattr -i)"
+            ) from error
 
 
 def os_error_reason(error: OSError) -> str:
