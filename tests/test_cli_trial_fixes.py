@@ -784,3 +784,15 @@ def test_empty_output_path_rejected(files, capsys, arguments, option):
     assert status == 2
     assert err.startswith(f"error: argument {option}: empty path; pass a file path")
     assert "directory" not in err
+
+
+# One warning per ignored option
+
+
+def test_train_warns_once_about_ignored_option(files, tmp_path, capsys):
+    arguments = ["train", files["data"], "--target", "price", "--momentum", "0.5"]
+
+    status, _, err = run_cli(capsys, *arguments, *FAST, "-o", tmp_path / "m.mlpkit")
+
+    assert status == 0
+    assert err.count("ignores --momentum") == 1

@@ -13,6 +13,7 @@ from mlpkit.errors import (
     ConvergenceWarning,
     DataError,
     DataWarning,
+    IgnoredSettingWarning,
     ModelFileError,
     ParameterError,
 )
@@ -513,3 +514,68 @@ def test_autoencoder_rejects_wrong_types(name, value):
         Autoencoder(**{name: value})
 
     assert f"{name}=" in str(caught.value)
+
+
+# Settings that the other settings make ineffective
+
+
+def ignored_setting_warnings(fit):
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        fit()
+    return [item for item in record if item.category is IgnoredSettingWarning]
+
+
+@pytest.mark.parametrize(
+    ("settings", "expected"),
+    [
+        ({"momentum": 0.5}, "optimizer='adam' ignores momentum, which only sgd uses"),
+        (
+            {"optimizer": "sgd", "beta1": 0.8},
+            "optimizer='sgd' ignores beta1, which only adam and adamw use",
+        ),
+        (
+            {"gamma": 0.5},
+            "learning_rate_schedule='constant' ignores gamma, which only step and "
+            "exponential use",
+        ),
+        ({"huber_delta": 2.0}, "loss='squared_error' ignores huber_delta"),
+        ({"maxout_pieces": 3}, "activation='relu' ignores maxout_pieces"),
+    ],
+)
+def test_fit_warns_about_ignored_setting(settings, expected):
+    record = ignored_setting_warnings(
+        lambda: small_model(**settings).fit(*small_classification())
+    )
+
+    assert len(record) == 1
+    assert expected in str(record[0].message)
+    assert record[0].filename == __file__
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {},
+        {"optimizer": "sgd", "momentum": 0.5},
+        {"learning_rate_schedule": "step", "gamma": 0.5},
+        {"activation": "maxout", "maxout_pieces": 3},
+    ],
+)
+def test_fit_silent_when_settings_take_effect(settings):
+    record = ignored_setting_warnings(
+        lambda: small_model(**settings).fit(*small_classification())
+    )
+
+    assert record == []
+
+
+def test_autoencoder_warns_about_ignored_setting():
+    features, _ = small_classification()
+
+    record = ignored_setting_warnings(
+        lambda: Autoencoder(hidden_layers=(2,), max_epochs=2, momentum=0.5).fit(features)
+    )
+
+    assert len(record) == 1
+    assert "ignores momentum" in str(record[0].message)

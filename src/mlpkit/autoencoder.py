@@ -47,7 +47,12 @@ from .modelfile import load_model_file, save_model_file
 from .network import Network, resolve_dtype
 from .optimizers import Optimizer, make_optimizer
 from .preprocessing import TabularPreprocessor
-from .settings import hidden_layer_sizes, learning_rate_of, plain_settings
+from .settings import (
+    hidden_layer_sizes,
+    learning_rate_of,
+    plain_settings,
+    warn_ignored_settings,
+)
 from .training import (
     EpochCallback,
     StoppingRule,
@@ -257,7 +262,14 @@ class Autoencoder:
             If the loss or the weights become NaN or infinite. The model keeps
             the weights of its best epoch and ``history_`` has the completed
             epochs, so it can still be saved.
+
+        Warns
+        -----
+        IgnoredSettingWarning
+            Once, for the settings changed from their defaults that the optimizer
+            ignores, such as ``momentum`` with adam.
         """
+        warn_ignored_settings(self)
         features = as_feature_frame(X)
         dtype = resolve_dtype(self.dtype)
         fraction = float(self.validation_fraction)

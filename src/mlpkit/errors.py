@@ -98,6 +98,13 @@ class CheckpointWarning(UserWarning):
     """Training resumed on data that differs from the checkpoint's rows."""
 
 
+class IgnoredSettingWarning(UserWarning):
+    """A setting changed from its default that the other settings make ineffective.
+
+    An example is ``momentum`` with the adam optimizer, which only sgd uses.
+    """
+
+
 def caller_stacklevel() -> int:
     """Return the ``stacklevel`` of ``warnings.warn`` that names the caller of mlpkit.
 

@@ -55,6 +55,7 @@ from .settings import (
     learning_rate_of,
     network_options,
     plain_settings,
+    warn_ignored_settings,
 )
 from .sources import RowSource, open_source
 from .streaming import check_cache_dir, prepare_streaming, train_prepared
@@ -502,9 +503,13 @@ class MLP:
         CheckpointWarning
             If ``resume`` was trained on other rows, so the result will differ from
             that of an uninterrupted fit.
+        IgnoredSettingWarning
+            Once, for the settings changed from their defaults that the optimizer,
+            schedule, loss or activation ignores, such as ``momentum`` with adam.
         """
         check_callback("on_epoch_end", on_epoch_end)
         check_callback("stop_requested", stop_requested)
+        warn_ignored_settings(self)
         if checkpoint is not None:
             _check_path("checkpoint", checkpoint)
         if resume is not None:
@@ -716,6 +721,7 @@ class MLP:
         check_callback("on_epoch_end", on_epoch_end)
         check_callback("stop_requested", stop_requested)
         check_streaming_settings(self)
+        warn_ignored_settings(self)
         check_cache_dir(cache_dir)
         source = data if isinstance(data, RowSource) else open_source(data, target)
         fit = prepare_streaming(

@@ -11,8 +11,10 @@ learning-rate schedule, the target encoder, the keyword options of
 
 from __future__ import annotations
 
+import inspect
 import math
 import numbers
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -22,7 +24,13 @@ from numpy.typing import NDArray
 from sklearn.utils.class_weight import compute_sample_weight
 
 from .activations import check_maxout_pieces, get_activation
-from .errors import DataError, ParameterError, is_finite_number
+from .errors import (
+    DataError,
+    IgnoredSettingWarning,
+    ParameterError,
+    caller_stacklevel,
+    is_finite_number,
+)
 from .network import DTYPES
 from .optimizers import OPTIMIZERS, Optimizer, make_optimizer
 from .schedules import (
@@ -112,6 +120,74 @@ def ignored_optimizer_settings(optimizer: str, settings: Sequence[str]) -> list[
         for name in settings
         if name in OPTIMIZER_DEPENDENT_SETTINGS and name not in used
     ]
+
+
+#: Settings that take effect only with some values of another setting: the
+#: controlling setting and those values.
+CHOICE_DEPENDENT_SETTINGS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "maxout_pieces": ("activation", ("maxout",)),
+    "power_t": ("learning_rate_schedule", ("inverse_scaling",)),
+    "step_size": ("learning_rate_schedule", ("step",)),
+    "gamma": ("learning_rate_schedule", ("step", "exponential")),
+    "decay_epochs": ("learning_rate_schedule", ("cosine",)),
+    "min_learning_rate": ("learning_rate_schedule", ("cosine", "reduce_on_plateau")),
+    "plateau_factor": ("learning_rate_schedule", ("reduce_on_plateau",)),
+    "plateau_patience": ("learning_rate_schedule", ("reduce_on_plateau",)),
+    "huber_delta": ("loss", ("huber",)),
+    "quantile": ("loss", ("quantile",)),
+}
+
+
+def ignored_setting_messages(model: Any) -> list[str]:
+    """Return a message for each setting changed from its default that has no effect.
+
+    ``model`` is an MLP or an Autoencoder. A setting counts as changed when it
+    differs from the default of the model's constructor. It has no effect when
+    the optimizer does not use it (:func:`optimizer_uses`) or when its
+    controlling setting in :data:`CHOICE_DEPENDENT_SETTINGS` has another value.
+    """
+    defaults = {
+        name: parameter.default
+        for name, parameter in inspect.signature(type(model)).parameters.items()
+    }
+    changed = [
+        name
+        for name, default in defaults.items()
+        if hasattr(model, name) and getattr(model, name) != default
+    ]
+    messages = []
+    for name in ignored_optimizer_settings(model.optimizer, changed):
+        messages.append(
+            f"optimizer={model.optimizer!r} ignores {name}, which only "
+            f"{users_of(optimizers_using(name))}"
+        )
+    for name in changed:
+        if name not in CHOICE_DEPENDENT_SETTINGS:
+            continue
+        controller, values = CHOICE_DEPENDENT_SETTINGS[name]
+        chosen = getattr(model, controller, None)
+        if chosen is not None and chosen not in values:
+            messages.append(
+                f"{controller}={chosen!r} ignores {name}, which only "
+                f"{users_of(values)}"
+            )
+    return messages
+
+
+def users_of(names: Sequence[str]) -> str:
+    """Return "a uses", "a and b use" or "a, b and c use" for ``names``."""
+    if len(names) == 1:
+        return f"{names[0]} uses"
+    return f"{', '.join(names[:-1])} and {names[-1]} use"
+
+
+def warn_ignored_settings(model: Any) -> None:
+    """Warn once, with IgnoredSettingWarning, about the settings that have no effect."""
+    messages = ignored_setting_messages(model)
+    if messages:
+        warnings.warn(
+            "; ".join(messages), IgnoredSettingWarning, stacklevel=caller_stacklevel()
+        )
 
 
 #: Network options of the regularization settings, and the value that turns

@@ -16,14 +16,13 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
-from ..errors import MlpkitError
+from ..errors import IgnoredSettingWarning, MlpkitError
 from ..metrics import METRIC_LABELS
 from ..modelfile import os_error_reason
 from ..model import MLP
 from ..preprocessing import NUMERIC, TabularPreprocessor
-from ..settings import LBFGS, ignored_optimizer_settings
+from ..settings import CHOICE_DEPENDENT_SETTINGS, LBFGS, ignored_optimizer_settings
 from ..training import EpochCallback, EpochRecord
-from .ignored_options import EXPLICIT_CONDITIONS
 from .option_names import NO_HIDDEN_LAYERS, SETTING_OPTIONS, rewrite_setting_names
 
 logger = logging.getLogger(__name__)
@@ -158,7 +157,9 @@ def reported_warnings(err: Console) -> Iterator[None]:
 
     mlpkit's own warnings print their message alone. Others add their category.
     Setting names such as ``max_epochs=3`` are shown as the options that set
-    them (``--epochs=3``).
+    them (``--epochs=3``). IgnoredSettingWarning is left out, because ``train``
+    warns about each ignored option given on the command line itself, and
+    every setting reaches MLP from an option, defaults included.
     """
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -167,6 +168,8 @@ def reported_warnings(err: Console) -> Iterator[None]:
         finally:
             printed: set[str] = set()
             for warning in caught:
+                if issubclass(warning.category, IgnoredSettingWarning):
+                    continue
                 message = rewrite_setting_names(str(warning.message))
                 if not warning.category.__module__.startswith("mlpkit"):
                     message += f" ({warning.category.__name__})"
@@ -376,15 +379,14 @@ def settings_table(model: MLP) -> Table:
 def _unused_choice_text(name: str, settings: dict[str, Any]) -> str:
     """Return " (not used by VALUE)" if the chosen VALUE ignores setting ``name``.
 
-    The conditions are those that ``train`` warns about, for the options whose
-    controller is another setting (the schedule, the loss or the activation).
+    The conditions are those of :data:`mlpkit.settings.CHOICE_DEPENDENT_SETTINGS`,
+    which ``train`` and ``MLP.fit`` also warn about.
     """
-    condition = EXPLICIT_CONDITIONS.get(SETTING_OPTIONS.get(name, ""))
-    controllers = {option: setting for setting, option in SETTING_OPTIONS.items()}
-    if condition is None or condition.controller not in controllers:
+    if name not in CHOICE_DEPENDENT_SETTINGS:
         return ""
-    chosen = settings.get(controllers[condition.controller])
-    if chosen in condition.values:
+    controller, values = CHOICE_DEPENDENT_SETTINGS[name]
+    chosen = settings.get(controller)
+    if chosen is None or chosen in values:
         return ""
     return f" (not used by {chosen})"
 

@@ -17,7 +17,12 @@ from dataclasses import dataclass
 from functools import cache
 
 from ..autoencoder import Autoencoder
-from ..settings import OPTIMIZER_DEPENDENT_SETTINGS, optimizers_using
+from ..settings import (
+    CHOICE_DEPENDENT_SETTINGS,
+    OPTIMIZER_DEPENDENT_SETTINGS,
+    optimizers_using,
+    users_of,
+)
 from .option_names import SETTING_OPTIONS, option_dest
 
 TRAINING_KIND = "--autoencoder"
@@ -47,20 +52,10 @@ class Condition:
 
 
 EXPLICIT_CONDITIONS: dict[str, Condition] = {
-    "--maxout-pieces": Condition("--activation", ("maxout",)),
-    "--power-t": Condition("--learning-rate-schedule", ("inverse_scaling",)),
-    "--step-size": Condition("--learning-rate-schedule", ("step",)),
-    "--gamma": Condition("--learning-rate-schedule", ("step", "exponential")),
-    "--decay-epochs": Condition("--learning-rate-schedule", ("cosine",)),
-    "--min-learning-rate": Condition(
-        "--learning-rate-schedule", ("cosine", "reduce_on_plateau")
-    ),
-    "--plateau-factor": Condition("--learning-rate-schedule", ("reduce_on_plateau",)),
-    "--plateau-patience": Condition(
-        "--learning-rate-schedule", ("reduce_on_plateau",)
-    ),
-    "--huber-delta": Condition("--loss", ("huber",)),
-    "--quantile": Condition("--loss", ("quantile",)),
+    **{
+        SETTING_OPTIONS[setting]: Condition(SETTING_OPTIONS[controller], values)
+        for setting, (controller, values) in CHOICE_DEPENDENT_SETTINGS.items()
+    },
     "--block-rows": Condition(DATA_READING, (STREAMING,)),
 }
 """Conditions of the schedule, loss, activation and streaming options."""
@@ -106,12 +101,6 @@ def controller_values(args: argparse.Namespace, streaming: bool) -> dict[str, st
     return values
 
 
-def _listed(names: tuple[str, ...]) -> str:
-    if len(names) == 1:
-        return names[0]
-    return f"{', '.join(names[:-1])} and {names[-1]}"
-
-
 def ignored_option_messages(args: argparse.Namespace, streaming: bool) -> list[str]:
     """Return a message for each given option that this run of ``train`` ignores.
 
@@ -132,10 +121,8 @@ def ignored_option_messages(args: argparse.Namespace, streaming: bool) -> list[s
             setting = value
             if condition.controller not in MODE_CONTROLLERS:
                 setting = f"{condition.controller} {value}"
-            verb = "uses" if len(condition.values) == 1 else "use"
             messages.append(
-                f"{setting} ignores {option}, which only "
-                f"{_listed(condition.values)} {verb}"
+                f"{setting} ignores {option}, which only {users_of(condition.values)}"
             )
             break
     return messages
