@@ -796,3 +796,35 @@ def test_train_warns_once_about_ignored_option(files, tmp_path, capsys):
 
     assert status == 0
     assert err.count("ignores --momentum") == 1
+
+
+def test_invalid_setting_error_comes_without_warnings(files, capsys):
+    arguments = ["train", files["data"], "--target", "price", "--momentum", "0.5"]
+
+    status, _, err = run_cli(capsys, *arguments, "--epochs", "0")
+
+    assert status == 2
+    assert err.strip().splitlines() == [
+        "error: --epochs must be an integer of at least 1; received: --epochs=0"
+    ]
+
+
+
+
+def test_error_in_fit_drops_earlier_warnings(tmp_path, capsys):
+    # The constant column draws a DataWarning inside fit, and the huge
+    # learning rate then makes training diverge: only the error is printed.
+    data = tmp_path / "constant.csv"
+    frame = make_frame()
+    frame["constant"] = 1.0
+    frame.to_csv(data, index=False)
+    options = ["--optimizer", "sgd", "--learning-rate", "1e30", "--epochs", "3"]
+
+    output = ["-o", tmp_path / "m.mlpkit"]
+    arguments = ["train", data, "--target", "price", *options, *output]
+
+    status, _, err = run_cli(capsys, *arguments)
+
+    assert status == 2
+    assert "training diverged" in err
+    assert "warning" not in err

@@ -645,3 +645,37 @@ def test_fit_imputes_masked_cells(features, labels):
     np.testing.assert_array_equal(
         from_masked.network_.parameters, from_missing.network_.parameters
     )
+
+
+def test_masked_target_cell_counts_as_missing(features, labels):
+    target = np.ma.masked_array(labels.copy(), mask=np.arange(N_ROWS) == 3)
+    target.data[3] = 7
+
+    with pytest.raises(DataError, match="missing a value in row 4"):
+        small_model().fit(features, target)
+
+
+def test_masked_sample_weight_rejected(features, labels):
+    weights = np.ma.masked_array(np.ones(N_ROWS), mask=np.arange(N_ROWS) == 2)
+
+    with pytest.raises(DataError, match="sample_weight must be finite"):
+        small_model().fit(features, labels, sample_weight=weights)
+
+
+@pytest.mark.parametrize("task", ["classification", "regression"])
+def test_complex_target_rejected(features, labels, task):
+    with pytest.raises(DataError, match="contains complex numbers"):
+        small_model(task=task).fit(features, labels.astype(complex))
+
+
+def test_masked_complex_features_rejected(features, labels):
+    with pytest.raises(DataError, match="complex128"):
+        small_model().fit(np.ma.masked_array(features + 5j), labels)
+
+
+def test_predict_rejects_complex_in_object_array(features, labels):
+    model = small_model().fit(features, labels)
+    row = np.array([[1 + 1j, 2.0, 3.0]], dtype=object)
+
+    with pytest.raises(DataError, match="complex numbers"):
+        model.predict(row)

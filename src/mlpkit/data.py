@@ -538,7 +538,9 @@ def unmasked(X: Any) -> Any:
     returned as it is.
     """
     if isinstance(X, np.ma.MaskedArray):
-        return np.ma.filled(X.astype(np.float64), np.nan)
+        # Complex and object arrays keep their type, so later checks see them.
+        dtype = np.result_type(X.dtype, np.float64)
+        return np.ma.filled(X.astype(dtype), np.nan)
     return X
 
 
@@ -603,16 +605,18 @@ def numeric_column_values(
     Raises DataError naming the first cell that contains text or infinity. ``reason``
     completes the phrase "..., but {reason} numbers" in the text error.
     """
-    if pd.api.types.is_complex_dtype(series.dtype):
-        raise DataError(
-            f"column '{name}' of {describe_source(source)} has complex numbers, but"
-            f" {reason} real numbers; pass the real part or drop the column"
-        )
     if is_real_number_dtype(series.dtype):
         values = series.to_numpy(dtype=np.float64, na_value=np.nan)
     else:
         missing = series.isna().to_numpy()
+        # A complex column, or complex numbers in an object column, parse as
+        # complex and would lose their imaginary part in float64.
         parsed = pd.to_numeric(series.astype(object), errors="coerce")
+        if pd.api.types.is_complex_dtype(parsed.dtype):
+            raise DataError(
+                f"column '{name}' of {describe_source(source)} has complex numbers,"
+                f" but {reason} real numbers; pass the real part or drop the column"
+            )
         values = parsed.to_numpy(dtype=np.float64, na_value=np.nan)
         is_text = np.isnan(values) & ~missing
         if is_text.any():

@@ -753,7 +753,7 @@ class MLP:
     def _check_sample_weight(sample_weight: Any, n_samples: int) -> NDArray | None:
         if sample_weight is None:
             return None
-        weights = np.asarray(sample_weight)
+        weights = np.asarray(unmasked(sample_weight))
         if not _is_numeric_array(weights):
             # np.asarray(..., dtype=float) would parse text such as "1" silently.
             raise DataError(

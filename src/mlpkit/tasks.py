@@ -20,7 +20,13 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from .data import as_array, check_not_sparse, describe_cell_row, describe_row
+from .data import (
+    as_array,
+    check_not_sparse,
+    describe_cell_row,
+    describe_row,
+    unmasked,
+)
 from .errors import DataError, ModelFileError, ParameterError
 from .losses import get_loss
 from .preprocessing import LARGEST_STD, SMALLEST_STD
@@ -125,7 +131,7 @@ def as_target_frame(y: Any, name: str = "target") -> pd.DataFrame:
     if isinstance(y, pd.Series):
         return y.to_frame(name=y.name if y.name is not None else name)
     check_not_sparse(y, "y")
-    array = as_array(y, "y")
+    array = as_array(unmasked(y), "y")
     if array.ndim == 1:
         return pd.DataFrame({name: array})
     if array.ndim == 2:
@@ -179,11 +185,17 @@ def check_target_values(target: pd.DataFrame, source: str | None = None) -> None
 
     Rows of a frame read from ``source`` are reported by their index labels,
     which :func:`mlpkit.data.read_csv` sets to the file's row numbers. A column
-    of dates, times or durations also raises DataError, because its values are
-    neither class labels nor numbers.
+    of dates, times, durations or complex numbers also raises DataError, because
+    its values are neither class labels nor real numbers.
     """
     for name, column in target.items():
         _check_not_time(name, column)
+        kind = pd.api.types.infer_dtype(column, skipna=True)
+        if kind in ("complex", "mixed-complex"):
+            raise DataError(
+                f"target column {name!r} contains complex numbers, which are neither"
+                " class labels nor real numbers; pass the real part"
+            )
         missing = np.flatnonzero(column.isna().to_numpy())
         if missing.size:
             first = describe_cell_row(column, int(missing[0]), source)

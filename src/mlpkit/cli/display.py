@@ -159,12 +159,18 @@ def reported_warnings(err: Console) -> Iterator[None]:
     Setting names such as ``max_epochs=3`` are shown as the options that set
     them (``--epochs=3``). IgnoredSettingWarning is left out, because ``train``
     warns about each ignored option given on the command line itself, and
-    every setting reaches MLP from an option, defaults included.
+    every setting reaches MLP from an option, defaults included. When the
+    block raises MlpkitError, nothing is printed, so that the error is the only
+    line.
     """
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
             yield
+        except MlpkitError:
+            # The error line is then the one line that bad input gets.
+            caught.clear()
+            raise
         finally:
             printed: set[str] = set()
             for warning in caught:

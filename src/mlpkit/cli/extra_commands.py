@@ -95,6 +95,9 @@ def run_train_command(args: argparse.Namespace, out: Console, err: Console) -> N
     if args.resume is not None:
         check_input_file(args.resume, RESUME_CHECKPOINT)
     check_train_output_paths(args)
+    if not args.autoencoder:
+        # Invalid settings raise here, before any warning about ignored options.
+        MLP(**model_settings(args))
     with reported_warnings(err):
         warn_ignored_options(args, streaming=use_streaming(args))
     if args.autoencoder:
