@@ -494,6 +494,22 @@ def test_full_stdout_reported_in_one_line(files, arguments):
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+@pytest.mark.parametrize("folds", [[], ["--folds", "2"]], ids=["train", "folds"])
+def test_full_stdout_still_writes_model(files, tmp_path, folds):
+    model = tmp_path / "m.mlpkit"
+    arguments = ["train", files["data"], "--target", "price", *FAST, *folds]
+
+    with open("/dev/full", "w") as full:
+        result = run_with_stdout(full, *arguments, "-o", model)
+
+    assert result.returncode == 2
+    assert model.is_file()
+    assert result.stderr.count("error:") == 1
+    assert "wrote any output files" in result.stderr
+    assert "Exception ignored" not in result.stderr
+
+
 # Ctrl-C outside training
 
 

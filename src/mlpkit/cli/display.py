@@ -42,15 +42,22 @@ class BrokenPipeRaisingConsole(Console):
 
 
 class StdoutConsole(Console):
-    """The rich Console of stdout; a reader that exits early ends only the text.
+    """The rich Console of stdout, whose failures end only the printed text.
 
     The command goes on and writes its files: ``train ... | head -1`` still
-    saves the model. Any other failure to write, such as a full disk, raises
-    MlpkitError, and a closed stdout (``>&-``) discards the text.
+    saves the model. A closed stdout (``>&-``) discards the text. Any other
+    failure to write, such as a full disk, is kept in :attr:`write_error`, so
+    that the command line can report it once the command has finished.
     """
 
     def __init__(self) -> None:
-        super().__init__(file=_StdoutWriter())
+        self._writer = _StdoutWriter()
+        super().__init__(file=self._writer)
+
+    @property
+    def write_error(self) -> OSError | None:
+        """The first OSError of a write to stdout other than a broken pipe, if any."""
+        return self._writer.error
 
     def on_broken_pipe(self) -> None:
         self.quiet = True
@@ -60,21 +67,38 @@ class StdoutConsole(Console):
 class _StdoutWriter:
     """A file for rich that writes to the current ``sys.stdout``.
 
-    It turns an OSError other than a broken pipe into MlpkitError, and writes
-    nothing while stdout is closed.
+    After the first failed write it keeps the error and discards everything,
+    and it writes nothing while stdout is closed.
     """
 
+    def __init__(self) -> None:
+        self.error: OSError | None = None
+
     def write(self, text: str) -> int:
-        if sys.stdout is None:
+        if sys.stdout is None or self.error is not None:
             return len(text)
-        with translate_stdout_errors():
+        try:
             return sys.stdout.write(text)
+        except BrokenPipeError:
+            raise
+        except OSError as error:
+            self._fail(error)
+            return len(text)
 
     def flush(self) -> None:
-        if sys.stdout is None:
+        if sys.stdout is None or self.error is not None:
             return
-        with translate_stdout_errors():
+        try:
             sys.stdout.flush()
+        except BrokenPipeError:
+            raise
+        except OSError as error:
+            self._fail(error)
+
+    def _fail(self, error: OSError) -> None:
+        self.error = error
+        # Text still in Python's buffer would fail again in the flush at exit.
+        discard_stdout()
 
     def isatty(self) -> bool:
         return sys.stdout is not None and sys.stdout.isatty()
@@ -83,6 +107,15 @@ class _StdoutWriter:
         if sys.stdout is None:
             raise OSError(errno.EBADF, "standard output is closed")
         return sys.stdout.fileno()
+
+
+def stdout_failure_message(error: OSError) -> str:
+    """Return the error line for a failed write of the text a command prints."""
+    return (
+        f"writing to standard output failed ({os_error_reason(error)}); the "
+        "command finished and wrote any output files, but its printed results "
+        "are lost; free space on the device of standard output, or redirect it"
+    )
 
 
 @contextmanager

@@ -37,6 +37,7 @@ from .display import (
     discard_stdout,
     print_line,
     reported_warnings,
+    stdout_failure_message,
 )
 from .explain_commands import run_explain
 from .extra_commands import (
@@ -143,6 +144,9 @@ def run_command(argv: list[str] | None) -> int:
     except TrainingStopped as stopped:
         # run_train has saved the checkpoint and the best model, and printed where.
         return EXIT_SIGNAL_BASE + stopped.signal_number
+    if out.write_error is not None:
+        print_line(err, "error", "bold red", stdout_failure_message(out.write_error))
+        return EXIT_USAGE
     return 0
 
 
