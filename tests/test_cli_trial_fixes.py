@@ -93,7 +93,7 @@ def unwritable_directory(folder: Path):
 
     A user other than root gets ``chmod 0o555``. Root ignores file modes, so
     for root the command runs in a private mount namespace where ``folder`` is
-    bound read-only; the mount is invisible outside that one process. The case
+    bound read-only. That mount is invisible outside the one process. The case
     is skipped where neither stops the creation of a file.
     """
     folder.mkdir()

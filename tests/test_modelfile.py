@@ -155,7 +155,7 @@ def test_padded_array_rejected_before_decompressing(tmp_path, monkeypatch):
     assert "20000320 bytes after the header" in message
 
 
-def refuse_append(error_number):
+def failing_append_open(error_number):
     """Return an open() that fails for appending with ``error_number``."""
 
     def fake_open(path, mode="r", *args, **kwargs):
@@ -169,7 +169,8 @@ def refuse_append(error_number):
 def test_immutable_file_rejected_before_writing(tmp_path, monkeypatch):
     path = tmp_path / "model.mlpkit"
     path.write_bytes(b"old")
-    monkeypatch.setattr(modelfile, "open", refuse_append(errno.EPERM), raising=False)
+    fake_open = failing_append_open(errno.EPERM)
+    monkeypatch.setattr(modelfile, "open", fake_open, raising=False)
 
     with pytest.raises(ParameterError, match="not permitted, as for an immutable"):
         modelfile.check_replaceable_file(path)
@@ -181,7 +182,8 @@ def test_read_only_file_still_replaceable(tmp_path, monkeypatch):
     # A rename replaces a file that only its mode protects.
     path = tmp_path / "model.mlpkit"
     path.write_bytes(b"old")
-    monkeypatch.setattr(modelfile, "open", refuse_append(errno.EACCES), raising=False)
+    fake_open = failing_append_open(errno.EACCES)
+    monkeypatch.setattr(modelfile, "open", fake_open, raising=False)
 
     modelfile.check_replaceable_file(path)
 

@@ -1,4 +1,4 @@
-"""Exceptions that mlpkit raises for input a user can fix.
+"""Exceptions that mlpkit raises for input a user can fix, and shared checks.
 
 Every message is one sentence that names the bad value (file, column, row or
 parameter) and says what to do. The command line prints the message alone and
@@ -135,3 +135,17 @@ def is_finite_number(value: Any) -> bool:
         and not isinstance(value, bool)
         and math.isfinite(value)
     )
+
+
+def checked_count(name: str, value: Any, low: int) -> int:
+    """Return ``value`` as an int if it is a whole number of at least ``low``.
+
+    A whole float such as 32.0 passes. Booleans, text, None, fractions and
+    values below ``low`` raise ParameterError naming ``name``.
+    """
+    if not (is_finite_number(value) and float(value).is_integer() and value >= low):
+        raise ParameterError(
+            f"{name} must be an integer of at least {low}; received: {name}={value!r}",
+            parameter=name,
+        )
+    return int(value)

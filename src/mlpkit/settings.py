@@ -29,6 +29,7 @@ from .errors import (
     IgnoredSettingWarning,
     ParameterError,
     caller_stacklevel,
+    checked_count,
     is_finite_number,
 )
 from .network import DTYPES
@@ -320,7 +321,7 @@ def check_settings(model: MLP) -> None:
     ParameterError
         Naming the first invalid setting and its value.
     """
-    _check_count("batch_size", model.batch_size, 1)
+    checked_count("batch_size", model.batch_size, 1)
     if model.optimizer not in OPTIMIZER_NAMES:
         raise _invalid("optimizer", f"one of {', '.join(OPTIMIZER_NAMES)}", model.optimizer)
     if model.task not in MODEL_TASKS:
@@ -339,15 +340,6 @@ def check_settings(model: MLP) -> None:
         value = getattr(model, name)
         if value is not None and not is_finite_number(value):
             raise _invalid(name, "a finite number", value)
-
-
-def _check_count(name: str, value: Any, low: int) -> None:
-    """Raise ParameterError unless ``value`` is a whole number of at least ``low``.
-
-    A float such as 32.0 passes, because fit has always converted with int().
-    """
-    if not (is_finite_number(value) and float(value).is_integer() and value >= low):
-        raise _invalid(name, f"an integer of at least {low}", value)
 
 
 def plain_settings(model: MLP) -> dict[str, Any]:
@@ -635,7 +627,7 @@ def _build_schedule(model: MLP) -> LearningRateSchedule | None:
         )
     # ReduceOnPlateau names these factor and patience, so check them here
     # under the names that MLP's callers know.
-    _check_count("plateau_patience", model.plateau_patience, 0)
+    checked_count("plateau_patience", model.plateau_patience, 0)
     if not (is_finite_number(model.plateau_factor) and 0.0 < model.plateau_factor < 1.0):
         raise _invalid(
             "plateau_factor", "a number above 0 and below 1", model.plateau_factor

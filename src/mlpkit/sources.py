@@ -46,7 +46,7 @@ from mlpkit.data import (
     translate_read_errors,
     warn_unnamed_columns,
 )
-from mlpkit.errors import DataError, ParameterError, is_finite_number
+from mlpkit.errors import DataError, ParameterError, checked_count
 
 logger = logging.getLogger(__name__)
 
@@ -141,15 +141,8 @@ class RowSource(abc.ABC):
 
 
 def check_block_rows(block_rows: int) -> int:
-    """Return ``block_rows`` as an int; raise ParameterError unless it is an integer ≥ 1."""
-    valid = is_finite_number(block_rows) and float(block_rows).is_integer()
-    if not (valid and block_rows >= 1):
-        raise ParameterError(
-            "block_rows must be an integer of at least 1; received: "
-            f"block_rows={block_rows!r}",
-            parameter="block_rows",
-        )
-    return int(block_rows)
+    """Return ``block_rows`` as an int; raise ParameterError unless it is at least 1."""
+    return checked_count("block_rows", block_rows, 1)
 
 
 def _check_file(path: Path, kind: str) -> None:

@@ -36,6 +36,7 @@ from .errors import (
     ParameterError,
     TrainingDivergedError,
     caller_stacklevel,
+    checked_count,
     is_finite_number,
 )
 from .history import EpochRecord, History
@@ -66,8 +67,8 @@ class StoppingRule:
     tolerance: float = 1e-4
 
     def __post_init__(self) -> None:
-        self.max_epochs = _checked_count("max_epochs", self.max_epochs, 1)
-        self.patience = _checked_count("patience", self.patience, 1)
+        self.max_epochs = checked_count("max_epochs", self.max_epochs, 1)
+        self.patience = checked_count("patience", self.patience, 1)
         tolerance = self.tolerance
         if not (is_finite_number(tolerance) and 0.0 <= tolerance < 1.0):
             raise ParameterError(
@@ -81,20 +82,6 @@ class StoppingRule:
         if math.isinf(best):
             return loss < best
         return loss < best - self.tolerance * abs(best)
-
-
-def _checked_count(name: str, value: Any, low: int) -> int:
-    """Return ``value`` as an int if it is a whole number of at least ``low``.
-
-    A whole float such as 32.0 passes. Booleans, text and None raise
-    ParameterError, as do fractions and values below ``low``.
-    """
-    if not (is_finite_number(value) and float(value).is_integer() and value >= low):
-        raise ParameterError(
-            f"{name} must be an integer of at least {low}; received: {name}={value!r}",
-            parameter=name,
-        )
-    return int(value)
 
 
 def check_callback(name: str, callback: Any) -> None:
@@ -435,7 +422,7 @@ def train(
         ``restore_best``) or those of the last completed epoch, and the error's
         ``history`` has the completed epochs.
     """
-    batch_size = _checked_count("batch_size", batch_size, 1)
+    batch_size = checked_count("batch_size", batch_size, 1)
     check_callback("metric_function", metric_function)
     check_callback("on_epoch_end", on_epoch_end)
     check_callback("on_checkpoint", on_checkpoint)

@@ -8,6 +8,7 @@ from pathlib import Path
 from rich.console import Console
 
 from ..errors import ParameterError
+from ..model import MLP
 from ..explain import (
     DEMO_LEARNING_RATE,
     DEMO_SEED,
@@ -68,20 +69,31 @@ def check_plot_output(path: Path) -> Path:
     return check_png_path(path)
 
 
+def plot_output_and_model(
+    args: argparse.Namespace, default: Path
+) -> tuple[Path, MLP]:
+    """Check the PNG that ``plot`` writes (``--output`` or ``default``) and load MODEL.
+
+    The output is checked before the model is loaded, so that a path that cannot
+    be written fails at once.
+    """
+    output = args.output or default
+    check_output_paths(
+        {"--output" if args.output else "output": output},
+        {"the model file": args.model, "the data file": args.data},
+        contents={"--output": "the plot"},
+    )
+    return check_plot_output(output), load_mlp(args.model, "plot")
+
+
 def run_plot(args: argparse.Namespace, out: Console, err: Console) -> None:
     if args.network and args.data is not None:
         raise ParameterError(
             "--network draws the model alone; leave out DATA, or plot the results "
             "on DATA without --network"
         )
-    output = args.output or default_plot_path(args.model, args.network)
-    check_output_paths(
-        {"--output" if args.output else "output": output},
-        {"the model file": args.model, "the data file": args.data},
-        contents={"--output": "the plot"},
-    )
-    output = check_plot_output(output)
-    model = load_mlp(args.model, "plot")
+    default = default_plot_path(args.model, args.network)
+    output, model = plot_output_and_model(args, default)
 
     if args.network:
         figure = plot_model_network(model)

@@ -66,7 +66,7 @@ from .display import (
     stderr_is_terminal,
     write_stdout,
 )
-from .explain_commands import check_plot_output, run_plot
+from .explain_commands import plot_output_and_model, run_plot
 from .output_paths import (
     check_output_paths,
     check_train_output_paths,
@@ -359,14 +359,7 @@ def run_plot_command(args: argparse.Namespace, out: Console, err: Console) -> No
             "--importance and --network draw different plots; pass one of them"
         )
     default = Path(args.model).with_name(Path(args.model).stem + "-importance.png")
-    output = args.output or default
-    check_output_paths(
-        {"--output" if args.output else "output": output},
-        {"the model file": args.model, "the data file": args.data},
-        contents={"--output": "the plot"},
-    )
-    output = check_plot_output(output)
-    model = load_mlp(args.model, "plot")
+    output, model = plot_output_and_model(args, default)
 
     permutation = None
     metric = ""
