@@ -44,6 +44,8 @@ from run import (
     median_seconds,
     numpy_matmul_rate,
     one_hot,
+    optimizer_path,
+    processor_name,
     training_flops,
 )
 
@@ -175,6 +177,7 @@ def main() -> None:
         reference = numpy_matmul_rate(workload, args.repeats)
 
     flops = training_flops(workload)
+    print(f"{processor_name()}; {optimizer_path()}")
     print(
         f"{workload.name}: {workload.n_samples} rows, layers {workload.layer_sizes}, "
         f"batch {workload.batch_size}, {len(batch_starts(workload))} steps per epoch"

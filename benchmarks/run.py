@@ -47,6 +47,32 @@ WIDE = Workload("wide", 60_000, (784, 256, 128, 10), 128)
 TABULAR = Workload("tabular", 20_000, (20, 64, 64, 2), 32)
 
 
+def processor_name() -> str:
+    """Return the CPU model, which ``platform.processor()`` leaves empty on Linux."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def optimizer_path() -> str:
+    """Return which implementation runs the Adam step of the wide workload."""
+    from mlpkit import compiled
+
+    size = sum(
+        (n_in + 1) * n_out for n_in, n_out in zip(WIDE.layer_sizes, WIDE.layer_sizes[1:])
+    )
+    if compiled.adam_kernel(size) is None:
+        return "Adam step in NumPy"
+    import numba
+
+    return f"Adam step compiled by numba {numba.__version__}"
+
+
 def median_seconds(run: Callable[[], object], repeats: int) -> float:
     """Return the median wall-clock time of ``repeats`` calls, after one warm-up."""
     run()
@@ -417,8 +443,8 @@ def main() -> None:
             Workload(w.name, w.n_samples // 10, w.layer_sizes, w.batch_size) for w in workloads
         ]
     print(
-        f"machine: {platform.machine()}, {platform.processor() or 'unknown CPU'}, "
-        f"threads={args.threads}; numpy {np.__version__}, torch {torch.__version__}"
+        f"machine: {platform.machine()}, {processor_name()}, threads={args.threads}; "
+        f"numpy {np.__version__}, torch {torch.__version__}; {optimizer_path()}"
     )
     with threadpool_limits(limits=args.threads):
         for workload in workloads:

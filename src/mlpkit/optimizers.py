@@ -17,12 +17,14 @@ and lives in :mod:`mlpkit.lbfgs`, and learning-rate schedules that change
 
 from __future__ import annotations
 
+import math
 import numbers
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
+from . import compiled
 from .errors import ParameterError
 
 
@@ -115,6 +117,8 @@ class Optimizer:
         if not self._state and self.state_names:
             self._state = self._initial_state(parameters)
         self.iterations += 1
+        if self._compiled_step(parameters, gradients):
+            return
         chunk = max(1, UPDATE_CHUNK_BYTES // parameters.itemsize)
         if parameters.size <= chunk:
             self._update(parameters, gradients, self._state)
@@ -123,6 +127,14 @@ class Optimizer:
             part = slice(start, start + chunk)
             state = {name: values[part] for name, values in self._state.items()}
             self._update(parameters[part], gradients[part], state)
+
+    def _compiled_step(self, parameters: NDArray, gradients: NDArray) -> bool:
+        """Update with a compiled loop and return True, or return False.
+
+        Rules without a compiled loop return False, and ``step`` then calls
+        ``_update`` slice by slice.
+        """
+        return False
 
     def _initial_state(self, parameters: NDArray) -> dict[str, NDArray]:
         """Return the state arrays before the first step: zeros unless overridden."""
@@ -263,37 +275,67 @@ class Adam(Optimizer):
             )
         self.epsilon_placement = epsilon_placement
 
+    def coefficients(self) -> tuple[float, ...]:
+        """Return the coefficients of the current step, for :func:`_adam_rule`.
+
+        They are ``(decay, β₁, 1 − β₁, β₂, 1 − β₂, c, ε, s)`` in the rule
+        ``θ ← decay·θ − (s m) / (√(c v) + ε)``. For the corrected placement
+        ``c = 1 / (1 − β₂ᵗ)`` and ``s = η / (1 − β₁ᵗ)``; for the uncorrected
+        one ``c = 1`` and ``s = η √(1 − β₂ᵗ) / (1 − β₁ᵗ)``. ``decay`` is 1
+        except in :class:`AdamW`.
+        """
+        t = self.iterations
+        m_hat_scale = 1.0 / (1.0 - self.beta1**t)
+        if self.epsilon_placement == "corrected":
+            second_moment_scale = 1.0 / (1.0 - self.beta2**t)
+            step_scale = self.learning_rate * m_hat_scale
+        else:
+            second_moment_scale = 1.0
+            step_scale = (
+                self.learning_rate * math.sqrt(1.0 - self.beta2**t) * m_hat_scale
+            )
+        return (
+            self._decay(),
+            self.beta1,
+            1.0 - self.beta1,
+            self.beta2,
+            1.0 - self.beta2,
+            second_moment_scale,
+            self.epsilon,
+            step_scale,
+        )
+
+    def _decay(self) -> float:
+        """Return the factor that scales the parameters before the update."""
+        return 1.0
+
     def _update(
         self, parameters: NDArray, gradients: NDArray, state: dict[str, NDArray]
     ) -> None:
-        m = state["first_moment"]
-        v = state["second_moment"]
-        # Two scratch arrays carry every intermediate result, in the order of
-        # the formulas, so the numbers are those of the plain expressions.
-        scratch = np.multiply(gradients, 1.0 - self.beta1)
-        m *= self.beta1
-        m += scratch
-        np.square(gradients, out=scratch)
-        scratch *= 1.0 - self.beta2
-        v *= self.beta2
-        v += scratch
+        _adam_rule(
+            parameters,
+            gradients,
+            state["first_moment"],
+            state["second_moment"],
+            self.coefficients(),
+        )
 
-        t = self.iterations
-        m_hat_scale = 1.0 / (1.0 - self.beta1**t)
-        v_hat_scale = 1.0 / (1.0 - self.beta2**t)
-        if self.epsilon_placement == "corrected":
-            denominator = scratch
-            np.multiply(v, v_hat_scale, out=denominator)
-            np.sqrt(denominator, out=denominator)
-            denominator += self.epsilon
-            step = np.multiply(m, self.learning_rate * m_hat_scale)
-            step /= denominator
-            parameters -= step
-        else:
-            denominator = np.sqrt(v)
-            denominator += self.epsilon
-            step_size = self.learning_rate * np.sqrt(1.0 - self.beta2**t) * m_hat_scale
-            parameters -= step_size * m / denominator
+    def _compiled_step(self, parameters: NDArray, gradients: NDArray) -> bool:
+        if type(self)._update is not Adam._update:
+            # A subclass changed the rule, which the compiled loop would skip.
+            return False
+        kernel = compiled.adam_kernel(parameters.size)
+        if kernel is None:
+            return False
+        arrays = (
+            parameters,
+            gradients,
+            self._state["first_moment"],
+            self._state["second_moment"],
+        )
+        if not _plain_float_vectors(arrays):
+            return False
+        return compiled.run_adam_kernel(kernel, arrays, self.coefficients())
 
     def get_config(self) -> dict[str, Any]:
         return {
@@ -303,6 +345,61 @@ class Adam(Optimizer):
             "epsilon": self.epsilon,
             "epsilon_placement": self.epsilon_placement,
         }
+
+
+def _adam_rule(
+    parameters: NDArray,
+    gradients: NDArray,
+    first_moment: NDArray,
+    second_moment: NDArray,
+    coefficients: tuple[float, ...],
+) -> None:
+    """Apply ``θ ← decay·θ − (s m) / (√(c v) + ε)`` after updating the moments.
+
+    ``coefficients`` is what :meth:`Adam.coefficients` returns. Two scratch
+    arrays carry every intermediate result, in the order of the formulas, so
+    the numbers are those of the plain expressions and of the compiled loop in
+    :mod:`mlpkit.compiled`.
+    """
+    decay, beta1, one_minus_beta1, beta2, one_minus_beta2 = coefficients[:5]
+    second_moment_scale, epsilon, step_scale = coefficients[5:]
+    if decay != 1.0:
+        parameters *= decay
+    scratch = np.multiply(gradients, one_minus_beta1)
+    first_moment *= beta1
+    first_moment += scratch
+    np.square(gradients, out=scratch)
+    scratch *= one_minus_beta2
+    second_moment *= beta2
+    second_moment += scratch
+
+    denominator = scratch
+    if second_moment_scale != 1.0:
+        np.multiply(second_moment, second_moment_scale, out=denominator)
+        np.sqrt(denominator, out=denominator)
+    else:
+        # Multiplying by exactly 1 changes nothing, so it is skipped.
+        np.sqrt(second_moment, out=denominator)
+    denominator += epsilon
+    step = np.multiply(first_moment, step_scale)
+    step /= denominator
+    parameters -= step
+
+
+def _plain_float_vectors(arrays: tuple[NDArray, ...]) -> bool:
+    """Return True if the arrays are writable float vectors of one dtype and size.
+
+    The compiled loop takes only those. Anything else goes through NumPy,
+    whose casting rules decide what mixed dtypes give.
+    """
+    first = arrays[0]
+    return first.dtype in (np.float32, np.float64) and all(
+        array.dtype == first.dtype
+        and array.ndim == 1
+        and array.shape == first.shape
+        and array.flags.writeable
+        for array in arrays
+    )
 
 
 class AdamW(Adam):
@@ -338,11 +435,8 @@ class AdamW(Adam):
             "weight_decay", weight_decay, 0.0, np.inf, low_open=False
         )
 
-    def _update(
-        self, parameters: NDArray, gradients: NDArray, state: dict[str, NDArray]
-    ) -> None:
-        parameters *= 1.0 - self.learning_rate * self.weight_decay
-        super()._update(parameters, gradients, state)
+    def _decay(self) -> float:
+        return 1.0 - self.learning_rate * self.weight_decay
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "weight_decay": self.weight_decay}
@@ -467,6 +561,14 @@ class Adagrad(Optimizer):
         self.learning_rate_decay = _check_range(
             "learning_rate_decay", learning_rate_decay, 0.0, np.inf, low_open=False
         )
+
+    def _compiled_step(self, parameters: NDArray, gradients: NDArray) -> bool:
+        """Update with a compiled loop and return True, or return False.
+
+        Rules without a compiled loop return False, and ``step`` then calls
+        ``_update`` slice by slice.
+        """
+        return False
 
     def _initial_state(self, parameters: NDArray) -> dict[str, NDArray]:
         return {
