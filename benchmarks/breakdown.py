@@ -177,7 +177,7 @@ def main() -> None:
         reference = numpy_matmul_rate(workload, args.repeats)
 
     flops = training_flops(workload)
-    print(f"{processor_name()}; {optimizer_path()}")
+    print(f"{processor_name()}; {optimizer_path(workload)}")
     print(
         f"{workload.name}: {workload.n_samples} rows, layers {workload.layer_sizes}, "
         f"batch {workload.batch_size}, {len(batch_starts(workload))} steps per epoch"

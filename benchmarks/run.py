@@ -59,13 +59,12 @@ def processor_name() -> str:
     return platform.processor() or "unknown CPU"
 
 
-def optimizer_path() -> str:
-    """Return which implementation runs the Adam step of the wide workload."""
+def optimizer_path(workload: Workload) -> str:
+    """Return which implementation runs the Adam step of ``workload``."""
     from mlpkit import compiled
 
-    size = sum(
-        (n_in + 1) * n_out for n_in, n_out in zip(WIDE.layer_sizes, WIDE.layer_sizes[1:])
-    )
+    sizes = workload.layer_sizes
+    size = sum((n_in + 1) * n_out for n_in, n_out in zip(sizes, sizes[1:]))
     if compiled.adam_kernel(size) is None:
         return "Adam step in NumPy"
     import numba
@@ -225,7 +224,8 @@ def benchmark_training(workload: Workload, repeats: int) -> None:
     reference = numpy_matmul_rate(workload, repeats)
     print(
         f"{'':<28} mlpkit {achieved:.1f} GFLOP/s = {achieved / reference:.0%} of "
-        f"NumPy's matmul rate on the same shapes ({reference:.1f} GFLOP/s)"
+        f"NumPy's matmul rate on the same shapes ({reference:.1f} GFLOP/s), "
+        f"{optimizer_path(workload)}"
     )
 
 
@@ -444,7 +444,7 @@ def main() -> None:
         ]
     print(
         f"machine: {platform.machine()}, {processor_name()}, threads={args.threads}; "
-        f"numpy {np.__version__}, torch {torch.__version__}; {optimizer_path()}"
+        f"numpy {np.__version__}, torch {torch.__version__}"
     )
     with threadpool_limits(limits=args.threads):
         for workload in workloads:
