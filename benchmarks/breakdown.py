@@ -193,6 +193,12 @@ def main() -> None:
     )
     print(f"  {'optimizer inside the epoch':<28} {optimizer_in_epoch:7.3f} s")
     print(f"  {'elementwise work and Python':<28} {elementwise:7.3f} s")
+    if min(optimizer_in_epoch, elementwise) < 0:
+        print(
+            "  a negative difference means the parts varied between runs by more "
+            "than the difference itself. Rerun on an idle machine or with more "
+            "--repeats."
+        )
     print(
         f"  NumPy's matmul rate on these shapes: {reference:.1f} GFLOP/s; the epoch "
         f"reaches {flops / seconds['whole epoch'] / 1e9 / reference:.0%} of it, and the "

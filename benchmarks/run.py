@@ -65,7 +65,7 @@ def optimizer_path(workload: Workload) -> str:
 
     sizes = workload.layer_sizes
     size = sum((n_in + 1) * n_out for n_in, n_out in zip(sizes, sizes[1:]))
-    if compiled.adam_kernel(size) is None:
+    if compiled.adam_kernel(size, np.float32) is None:
         return "Adam step in NumPy"
     import numba
 
@@ -203,12 +203,22 @@ def numpy_matmul_rate(workload: Workload, repeats: int) -> float:
     return flops * loops / median_seconds(products, repeats) / 1e9
 
 
+def format_seconds(seconds: float) -> str:
+    """Return ``seconds`` in s, ms or µs, whichever shows four figures or fewer."""
+    if seconds >= 1.0:
+        return f"{seconds:7.3f} s "
+    if seconds >= 1e-3:
+        return f"{seconds * 1e3:7.2f} ms"
+    return f"{seconds * 1e6:7.1f} µs"
+
+
 def print_row(label: str, seconds: dict[str, float]) -> None:
     ours = seconds["mlpkit"]
-    parts = [f"{label:<28} mlpkit {ours:8.4f} s"]
+    parts = [f"{label:<28} mlpkit {format_seconds(ours)}"]
     for peer in ("pytorch", "scikit-learn"):
         if peer in seconds:
-            parts.append(f"{peer} {seconds[peer]:8.4f} s (ratio {ours / seconds[peer]:.2f})")
+            ratio = ours / seconds[peer]
+            parts.append(f"{peer} {format_seconds(seconds[peer])} (ratio {ratio:.2f})")
     print("   ".join(parts))
 
 
@@ -370,8 +380,6 @@ def benchmark_prediction(repeats: int) -> None:
         }
         per_call = {name: value / loops for name, value in seconds.items()}
         print_row(label, per_call)
-        if rows.shape[0] == 1:
-            print(f"{'':<28} mlpkit {per_call['mlpkit'] * 1e6:.1f} µs per row")
 
 
 def peak_memory_worker(library: str, workload_name: str, rows: int) -> None:

@@ -15,24 +15,53 @@ from mlpkit.optimizers import Adam, AdamW
 
 ADAM_FACTORIES = {
     "adam": lambda: Adam(learning_rate=0.01),
-    "adam_uncorrected": lambda: Adam(learning_rate=0.01, epsilon_placement="uncorrected"),
+    "adam_uncorrected": lambda: Adam(
+        learning_rate=0.01, epsilon_placement="uncorrected"
+    ),
     "adamw": lambda: AdamW(learning_rate=0.01, beta1=0.8, weight_decay=0.1),
     "adamw_uncorrected": lambda: AdamW(
-        learning_rate=0.05, beta2=0.99, epsilon_placement="uncorrected", weight_decay=0.3
+        learning_rate=0.05,
+        beta2=0.99,
+        epsilon_placement="uncorrected",
+        weight_decay=0.3,
     ),
 }
 
 
 @pytest.fixture(autouse=True)
 def fresh_kernel(monkeypatch):
-    """Load the kernel anew in every test, with the compiled path allowed."""
-    monkeypatch.setattr(compiled, "_adam_kernel", compiled._NOT_LOADED)
+    """Import Numba and load the kernels anew in every test, compiled path on."""
+    monkeypatch.setattr(compiled, "_numba", compiled._NOT_LOADED)
+    monkeypatch.setattr(compiled, "_kernels", {})
+    monkeypatch.setattr(compiled, "_warned_values", set())
     monkeypatch.delenv("MLPKIT_COMPILED", raising=False)
 
 
 @pytest.fixture
 def numba():
     return pytest.importorskip("numba")
+
+
+@pytest.fixture
+def cache_folder(numba, tmp_path, monkeypatch):
+    """Send Numba's cache of this test's kernels to an empty folder."""
+    folder = tmp_path / "numba-cache"
+    monkeypatch.setattr(numba.config, "CACHE_DIR", str(folder))
+    return folder
+
+
+@pytest.fixture
+def numpy_rule_calls(monkeypatch):
+    """Count the calls of the NumPy Adam rule, which still runs."""
+    calls = []
+    numpy_rule = optimizers._adam_rule
+
+    def counted_rule(*arguments):
+        calls.append(1)
+        numpy_rule(*arguments)
+
+    monkeypatch.setattr(optimizers, "_adam_rule", counted_rule)
+    return calls
 
 
 def hard_gradients(size, dtype, n_steps, seed=5):
@@ -67,76 +96,155 @@ def assert_same_steps(first, second):
         np.testing.assert_array_equal(state[name], other_state[name], err_msg=name)
 
 
+def numpy_steps(factory, start, gradients, monkeypatch):
+    """Return ``run_steps`` with the compiled path turned off."""
+    with monkeypatch.context() as patch:
+        patch.setenv("MLPKIT_COMPILED", "0")
+        return run_steps(factory, start, gradients)
+
+
+def assert_numpy_fallback(monkeypatch, numpy_rule_calls):
+    """Assert that Adam steps run in NumPy and give the NumPy path's numbers."""
+    start = np.linspace(-1.0, 1.0, 50, dtype=np.float32)
+    gradients = hard_gradients(50, np.float32, n_steps=3)
+    monkeypatch.setattr(compiled, "MIN_COMPILED_SIZE", 0)
+
+    fallback = run_steps(ADAM_FACTORIES["adamw"], start, gradients)
+
+    assert len(numpy_rule_calls) == 3
+    assert_same_steps(
+        fallback, numpy_steps(ADAM_FACTORIES["adamw"], start, gradients, monkeypatch)
+    )
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("case", list(ADAM_FACTORIES))
 def test_compiled_step_equals_numpy_bitwise(case, dtype, numba, monkeypatch):
     start = np.random.default_rng(2).normal(size=2003).astype(dtype)
     gradients = hard_gradients(2003, dtype, n_steps=12)
-
     monkeypatch.setattr(compiled, "MIN_COMPILED_SIZE", 0)
+
     with_kernel = run_steps(ADAM_FACTORIES[case], start, gradients)
-    assert compiled._adam_kernel is not None
+    with_numpy = numpy_steps(ADAM_FACTORIES[case], start, gradients, monkeypatch)
 
-    monkeypatch.setenv("MLPKIT_COMPILED", "0")
-    with_numpy = run_steps(ADAM_FACTORIES[case], start, gradients)
-
+    assert compiled._kernels[np.dtype(dtype).name] is not None
     assert_same_steps(with_kernel, with_numpy)
 
 
-def test_compiled_step_skips_numpy_rule(numba, monkeypatch):
+def test_compiled_state_resumes_in_numpy(numba, monkeypatch):
+    start = np.random.default_rng(4).normal(size=300).astype(np.float32)
+    gradients = hard_gradients(300, np.float32, n_steps=6)
     monkeypatch.setattr(compiled, "MIN_COMPILED_SIZE", 0)
-    calls = []
-    monkeypatch.setattr(optimizers, "_adam_rule", lambda *arguments: calls.append(1))
+
+    parameters, (iterations, state) = run_steps(
+        ADAM_FACTORIES["adam"], start, gradients[:3]
+    )
+    resumed = ADAM_FACTORIES["adam"]()
+    resumed.set_state(iterations, state)
+    monkeypatch.setenv("MLPKIT_COMPILED", "0")
+    with np.errstate(over="ignore", invalid="ignore"):
+        for gradient in gradients[3:]:
+            resumed.step(parameters, gradient)
+
+    uninterrupted = run_steps(ADAM_FACTORIES["adam"], start, gradients)
+    assert_same_steps((parameters, resumed.get_state()), uninterrupted)
+
+
+def test_compiled_step_skips_numpy_rule(numba, monkeypatch, numpy_rule_calls):
+    monkeypatch.setattr(compiled, "MIN_COMPILED_SIZE", 0)
     parameters = np.ones(10, dtype=np.float32)
 
     Adam().step(parameters, np.full(10, 0.5, dtype=np.float32))
 
-    assert calls == []
+    assert numpy_rule_calls == []
     assert np.all(parameters < 1.0)
 
 
-def test_small_buffers_use_numpy(numba, monkeypatch):
-    monkeypatch.setattr(compiled, "MIN_COMPILED_SIZE", 100)
+def test_threshold_is_parameter_count(numba, numpy_rule_calls):
+    below = compiled.MIN_COMPILED_SIZE - 1
+    Adam().step(np.ones(below, dtype=np.float32), np.ones(below, dtype=np.float32))
+    assert numpy_rule_calls == [1] * len(numpy_rule_calls)
+    assert len(numpy_rule_calls) >= 1
+    assert compiled._numba is compiled._NOT_LOADED
 
-    assert compiled.adam_kernel(99) is None
-    assert compiled._adam_kernel is compiled._NOT_LOADED
-    assert compiled.adam_kernel(100) is not None
+    numpy_rule_calls.clear()
+    size = compiled.MIN_COMPILED_SIZE
+    Adam().step(np.ones(size, dtype=np.float32), np.ones(size, dtype=np.float32))
+    assert numpy_rule_calls == []
 
 
 @pytest.mark.parametrize("value", ["0", "off", "False", " no "])
 def test_environment_variable_turns_kernel_off(value, monkeypatch):
     monkeypatch.setenv("MLPKIT_COMPILED", value)
 
-    assert compiled.adam_kernel(10**9) is None
-    assert compiled._adam_kernel is compiled._NOT_LOADED
+    assert compiled.adam_kernel(10**9, np.float32) is None
+    assert compiled._numba is compiled._NOT_LOADED
 
 
-@pytest.mark.parametrize("value", ["", "1", "on"])
-def test_environment_variable_leaves_kernel_on(value, monkeypatch):
+@pytest.mark.parametrize("value", ["", "1", "on", " TRUE "])
+def test_environment_variable_leaves_kernel_on(value, monkeypatch, caplog):
     monkeypatch.setenv("MLPKIT_COMPILED", value)
 
-    assert compiled.compiled_enabled()
+    with caplog.at_level(logging.WARNING, logger="mlpkit.compiled"):
+        assert compiled.compiled_enabled()
+    assert caplog.text == ""
 
 
-def test_missing_numba_falls_back_to_numpy(monkeypatch, caplog):
+def test_unknown_environment_value_warns_once(monkeypatch, caplog):
+    monkeypatch.setenv("MLPKIT_COMPILED", "disabled")
+
+    with caplog.at_level(logging.WARNING, logger="mlpkit.compiled"):
+        assert compiled.compiled_enabled()
+        assert compiled.compiled_enabled()
+
+    assert caplog.text.count("MLPKIT_COMPILED='disabled' is invalid") == 1
+
+
+def test_missing_numba_falls_back_to_numpy(monkeypatch, numpy_rule_calls, caplog):
     monkeypatch.setitem(sys.modules, "numba", None)
-    monkeypatch.setattr(compiled, "MIN_COMPILED_SIZE", 0)
-    start = np.linspace(-1.0, 1.0, 50, dtype=np.float32)
-    gradients = hard_gradients(50, np.float32, n_steps=3)
 
     with caplog.at_level(logging.DEBUG, logger="mlpkit.compiled"):
-        missing = run_steps(ADAM_FACTORIES["adam"], start, gradients)
+        assert_numpy_fallback(monkeypatch, numpy_rule_calls)
 
-    assert compiled._adam_kernel is None
     assert "Numba is not installed" in caplog.text
-    monkeypatch.setenv("MLPKIT_COMPILED", "0")
-    assert_same_steps(missing, run_steps(ADAM_FACTORIES["adam"], start, gradients))
 
 
-def test_disabled_jit_falls_back_to_numpy(numba, monkeypatch):
+class BrokenNumbaFinder:
+    """An import hook that fails as a Numba without its LLVM library does."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name == "numba":
+            raise OSError("Could not find/load shared object file 'libllvmlite.so'")
+        return None
+
+
+def test_broken_numba_falls_back_to_numpy(monkeypatch, numpy_rule_calls, caplog):
+    monkeypatch.delitem(sys.modules, "numba", raising=False)
+    monkeypatch.setattr(sys, "meta_path", [BrokenNumbaFinder(), *sys.meta_path])
+
+    with caplog.at_level(logging.WARNING, logger="mlpkit.compiled"):
+        assert_numpy_fallback(monkeypatch, numpy_rule_calls)
+
+    assert caplog.text.count("importing Numba failed") == 1
+    assert "libllvmlite.so" in caplog.text
+
+
+def test_disabled_jit_falls_back_to_numpy(numba, monkeypatch, numpy_rule_calls):
     monkeypatch.setattr(numba.config, "DISABLE_JIT", True)
 
-    assert compiled._compile(compiled._adam_loop) is None
+    assert_numpy_fallback(monkeypatch, numpy_rule_calls)
+
+
+def test_kernel_cached_in_cache_folder(cache_folder, monkeypatch, caplog):
+    with caplog.at_level(logging.DEBUG, logger="mlpkit.compiled"):
+        kernel = compiled.adam_kernel(10**6, np.float32)
+
+    assert kernel is not None
+    assert sorted(path.suffix for path in cache_folder.rglob("*_adam_loop*")) == [
+        ".nbc",
+        ".nbi",
+    ]
+    assert "run compiled by Numba" in caplog.text
 
 
 def test_uncachable_kernel_compiles_without_cache(numba, monkeypatch, caplog):
@@ -151,31 +259,72 @@ def test_uncachable_kernel_compiles_without_cache(numba, monkeypatch, caplog):
 
     monkeypatch.setattr(numba, "njit", njit)
     with caplog.at_level(logging.DEBUG, logger="mlpkit.compiled"):
-        kernel = compiled._compile(compiled._adam_loop)
+        kernel = compiled.adam_kernel(10**6, np.float64)
 
     assert requested == [True, False]
     assert kernel is not None
-    assert "cannot cache" in caplog.text
+    assert "no writable cache folder" in caplog.text
 
 
-def test_failed_compilation_falls_back_to_numpy(numba, monkeypatch, caplog):
-    from numba.core.errors import TypingError
+@pytest.mark.parametrize("damaged", [".nbi", ".nbc"])
+def test_damaged_cache_cleared_and_rebuilt(damaged, cache_folder, monkeypatch, caplog):
+    assert compiled.adam_kernel(10**6, np.float32) is not None
+    (path,) = cache_folder.rglob(f"*_adam_loop*{damaged}")
+    path.write_bytes(b"not a cache file")
 
-    def broken_kernel(*arguments):
-        raise TypingError("no implementation for this processor")
-
-    monkeypatch.setattr(compiled, "MIN_COMPILED_SIZE", 0)
-    monkeypatch.setattr(compiled, "_adam_kernel", broken_kernel)
-    start = np.linspace(-1.0, 1.0, 50, dtype=np.float32)
-    gradients = hard_gradients(50, np.float32, n_steps=3)
-
+    monkeypatch.setattr(compiled, "_kernels", {})
     with caplog.at_level(logging.WARNING, logger="mlpkit.compiled"):
-        fallback = run_steps(ADAM_FACTORIES["adamw"], start, gradients)
+        kernel = compiled.adam_kernel(10**6, np.float32)
+    assert kernel is not None
+    assert caplog.text.count("could not be read or written") == 1
+    assert "the next run rebuilds it" in caplog.text
 
-    assert compiled._adam_kernel is None
+    start = np.linspace(-1.0, 1.0, 40, dtype=np.float32)
+    gradients = hard_gradients(40, np.float32, n_steps=3)
+    monkeypatch.setattr(compiled, "MIN_COMPILED_SIZE", 0)
+    with_kernel = run_steps(ADAM_FACTORIES["adam"], start, gradients)
+    assert_same_steps(
+        with_kernel, numpy_steps(ADAM_FACTORIES["adam"], start, gradients, monkeypatch)
+    )
+
+    # A later process finds the cleared cache and writes it again.
+    caplog.clear()
+    monkeypatch.setattr(compiled, "_kernels", {})
+    with caplog.at_level(logging.WARNING, logger="mlpkit.compiled"):
+        assert compiled.adam_kernel(10**6, np.float32) is not None
+    assert caplog.text == ""
+
+
+def test_failed_cache_write_compiles_without_cache(
+    cache_folder, numba, monkeypatch, caplog
+):
+    from numba.core.caching import Cache
+
+    def full_disk(self, signature, data):
+        raise OSError(27, "File too large")
+
+    monkeypatch.setattr(Cache, "save_overload", full_disk)
+    with caplog.at_level(logging.WARNING, logger="mlpkit.compiled"):
+        kernel = compiled.adam_kernel(10**6, np.float64)
+
+    assert kernel is not None
+    assert caplog.text.count("could not be read or written") == 1
+    assert "File too large" in caplog.text
+
+
+def test_failed_compilation_falls_back_to_numpy(
+    numba, monkeypatch, numpy_rule_calls, caplog
+):
+    def uncompilable(parameters, *arguments):
+        parameters[0] = "text"
+
+    monkeypatch.setattr(compiled, "_adam_loop", uncompilable)
+    with caplog.at_level(logging.WARNING, logger="mlpkit.compiled"):
+        assert_numpy_fallback(monkeypatch, numpy_rule_calls)
+
     assert caplog.text.count("compiling the Adam step failed") == 1
-    monkeypatch.setenv("MLPKIT_COMPILED", "0")
-    assert_same_steps(fallback, run_steps(ADAM_FACTORIES["adamw"], start, gradients))
+    assert "could not be read or written" not in caplog.text
+    assert compiled._kernels == {"float32": None}
 
 
 def test_subclass_with_own_rule_skips_kernel(numba, monkeypatch):
@@ -185,36 +334,36 @@ def test_subclass_with_own_rule_skips_kernel(numba, monkeypatch):
 
     monkeypatch.setattr(compiled, "MIN_COMPILED_SIZE", 0)
     start = np.ones(20, dtype=np.float64)
-    gradients = [np.full(20, 2.0)]
 
-    halved = run_steps(HalfStepAdam, start, gradients)
+    halved = run_steps(HalfStepAdam, start, [np.full(20, 2.0)])
     plain = run_steps(lambda: Adam(), start, [np.full(20, 1.0)])
 
     assert_same_steps(halved, plain)
 
 
+def read_only(values):
+    values.flags.writeable = False
+    return values
+
+
 @pytest.mark.parametrize(
-    "gradient_dtype, writeable",
-    [(np.float64, True), (np.float32, False)],
-    ids=["mixed_dtypes", "read_only_gradients"],
+    "gradients",
+    [
+        np.full(10, 0.5, dtype=np.float64),
+        read_only(np.full(10, 0.5, dtype=np.float32)),
+        np.full(20, 0.5, dtype=np.float32)[::2],
+    ],
+    ids=["mixed_dtypes", "read_only", "strided"],
 )
-def test_unusual_arrays_take_numpy_path(gradient_dtype, writeable, numba, monkeypatch):
+def test_unusual_arrays_take_numpy_path(
+    gradients, numba, monkeypatch, numpy_rule_calls
+):
     monkeypatch.setattr(compiled, "MIN_COMPILED_SIZE", 0)
-    calls = []
-    numpy_rule = optimizers._adam_rule
-
-    def counted_rule(*arguments):
-        calls.append(1)
-        numpy_rule(*arguments)
-
-    monkeypatch.setattr(optimizers, "_adam_rule", counted_rule)
-    gradients = np.full(10, 0.5, dtype=gradient_dtype)
-    gradients.flags.writeable = writeable
     parameters = np.ones(10, dtype=np.float32)
 
     Adam().step(parameters, gradients)
 
-    assert calls == [1]
+    assert numpy_rule_calls == [1]
     assert np.all(parameters < 1.0)
 
 
@@ -224,18 +373,22 @@ def test_training_same_with_and_without_kernel(optimizer, numba, monkeypatch):
     rng = np.random.default_rng(0)
     X = rng.normal(size=(120, 6)).astype(np.float32)
     y = (X[:, 0] + X[:, 1] > 0).astype(int)
-    settings = dict(
-        hidden_layers=(16, 8), optimizer=optimizer, max_epochs=4, batch_size=16
-    )
-
+    settings = {
+        "hidden_layers": (16, 8),
+        "optimizer": optimizer,
+        "max_epochs": 4,
+        "batch_size": 16,
+    }
     monkeypatch.setattr(compiled, "MIN_COMPILED_SIZE", 0)
-    with_kernel = MLP(**settings).fit(X, y)
-    assert compiled._adam_kernel is not None
 
+    with_kernel = MLP(**settings).fit(X, y)
+    assert compiled._kernels["float32"] is not None
     monkeypatch.setenv("MLPKIT_COMPILED", "0")
     with_numpy = MLP(**settings).fit(X, y)
 
     np.testing.assert_array_equal(
         with_kernel.network_.parameters, with_numpy.network_.parameters
     )
-    np.testing.assert_array_equal(with_kernel.predict_proba(X), with_numpy.predict_proba(X))
+    np.testing.assert_array_equal(
+        with_kernel.predict_proba(X), with_numpy.predict_proba(X)
+    )

@@ -19,9 +19,12 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Callable
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 logger = logging.getLogger(__name__)
 
@@ -32,11 +35,16 @@ logger = logging.getLogger(__name__)
 #: thousand steps. Smaller networks would wait longer for it.
 MIN_COMPILED_SIZE = 100_000
 
-#: Values of ``MLPKIT_COMPILED`` that turn the compiled path off.
+#: Values of ``MLPKIT_COMPILED`` that turn the compiled path off and on. Case
+#: and surrounding spaces do not matter, and unset means on.
 OFF_VALUES = ("0", "false", "no", "off")
+ON_VALUES = ("", "1", "true", "yes", "on")
 
 _NOT_LOADED = object()
-_adam_kernel: object = _NOT_LOADED
+_numba: Any = _NOT_LOADED
+#: The kernel for each dtype name, once loaded, or None where loading failed.
+_kernels: dict[str, Callable | None] = {}
+_warned_values: set[str] = set()
 
 
 def _adam_loop(
@@ -74,71 +82,161 @@ def _adam_loop(
         parameters[i] = parameters[i] * decay - (first * step_scale) / denominator
 
 
-def _compile(function: Callable) -> Callable | None:
-    """Return ``function`` compiled by Numba, or None where Numba is unusable."""
+def compiled_enabled() -> bool:
+    """Return False when ``MLPKIT_COMPILED`` turns compiled update rules off.
+
+    An unknown value leaves them on, with a warning logged once per value.
+    """
+    raw = os.environ.get("MLPKIT_COMPILED", "")
+    value = raw.strip().lower()
+    if value in OFF_VALUES:
+        return False
+    if value not in ON_VALUES and raw not in _warned_values:
+        _warned_values.add(raw)
+        logger.warning(
+            "MLPKIT_COMPILED=%r is invalid, so the compiled Adam step stays on. "
+            "Set it to 0, false, no or off to turn the step off.",
+            raw,
+        )
+    return True
+
+
+def adam_kernel(size: int, dtype: npt.DTypeLike) -> Callable | None:
+    """Return the compiled Adam loop for ``size`` values of ``dtype``, or None.
+
+    None means the caller runs its NumPy path: for small buffers, when
+    ``MLPKIT_COMPILED`` is off, or when Numba is missing or cannot compile the
+    loop. A returned kernel has already run once on empty arrays of ``dtype``,
+    so calling it on C-contiguous arrays of that dtype compiles nothing more.
+    """
+    if size < MIN_COMPILED_SIZE or not compiled_enabled():
+        return None
+    name = np.dtype(dtype).name
+    if name not in _kernels:
+        _kernels[name] = _load_kernel(np.dtype(dtype))
+    return _kernels[name]
+
+
+def run_adam_kernel(kernel: Callable, arrays: tuple, coefficients: tuple) -> None:
+    """Call ``kernel`` on ``arrays`` with ``coefficients`` in the arrays' dtype."""
+    scalar = arrays[0].dtype.type
+    kernel(*arrays, *(scalar(value) for value in coefficients))
+
+
+def _import_numba() -> Any:
+    """Return the numba module, or None where it is missing or fails to import."""
+    global _numba
+    if _numba is not _NOT_LOADED:
+        return _numba
     try:
         import numba
     except ImportError:
         logger.debug("Numba is not installed, so Adam steps use NumPy")
-        return None
-    if numba.config.DISABLE_JIT:
+        numba = None
+    except Exception as error:
+        # A broken install fails in many ways: a missing libllvmlite.so raises
+        # OSError, and a NumPy newer than Numba supports raises ImportError.
+        logger.warning(
+            "importing Numba failed, so Adam steps use NumPy: %s: %s",
+            type(error).__name__,
+            error,
+        )
+        numba = None
+    if numba is not None and numba.config.DISABLE_JIT:
         # With the JIT off, Numba would run the loop as Python, one element at
         # a time.
         logger.debug("NUMBA_DISABLE_JIT is set, so Adam steps use NumPy")
+        numba = None
+    _numba = numba
+    return numba
+
+
+def _load_kernel(dtype: np.dtype) -> Callable | None:
+    """Compile the Adam loop for ``dtype``, or return None if that fails.
+
+    The loop is first loaded from Numba's cache or compiled into it. If the
+    cache cannot be used, the loop is compiled without it, which costs about
+    0.35 s. A damaged cache is cleared, so the next process rebuilds it.
+    """
+    numba = _import_numba()
+    if numba is None:
         return None
     # error_model="numpy" makes a division by zero return inf or nan, as NumPy
     # does, instead of raising, which also lets the loop be vectorized.
     options = {"nogil": True, "error_model": "numpy"}
     try:
-        return numba.njit(cache=True, **options)(function)
+        kernel = numba.njit(cache=True, **options)(_adam_loop)
     except RuntimeError as error:
-        # Numba raises this when neither the package folder nor its user cache
-        # folder is writable. The kernel then compiles in every process.
+        # Numba raises this when no cache folder is writable: neither
+        # NUMBA_CACHE_DIR, nor the package folder, nor ~/.cache/numba.
         logger.debug(
-            "Numba cannot cache compiled code, so the Adam step compiles in every "
-            "process: %s",
+            "Numba has no writable cache folder, so the Adam step compiles in "
+            "every process: %s",
             error,
         )
-        return numba.njit(**options)(function)
-
-
-def compiled_enabled() -> bool:
-    """Return False when ``MLPKIT_COMPILED`` turns compiled update rules off."""
-    value = os.environ.get("MLPKIT_COMPILED", "").strip().lower()
-    return value not in OFF_VALUES
-
-
-def adam_kernel(size: int) -> Callable | None:
-    """Return the compiled Adam loop for a buffer of ``size`` values, or None.
-
-    None means the caller runs its NumPy path: for small buffers, when
-    ``MLPKIT_COMPILED`` is off, or when Numba is missing or failed to load.
-    """
-    global _adam_kernel
-    if size < MIN_COMPILED_SIZE or not compiled_enabled():
-        return None
-    if _adam_kernel is _NOT_LOADED:
-        _adam_kernel = _compile(_adam_loop)
-    return _adam_kernel
-
-
-def run_adam_kernel(kernel: Callable, arrays: tuple, coefficients: tuple) -> bool:
-    """Run ``kernel`` on ``arrays`` and return False if Numba could not compile it.
-
-    A compilation failure turns the compiled path off for the process and is
-    logged once. Numba compiles before the loop starts, so the arrays are then
-    untouched and the caller can take its NumPy path.
-    """
-    global _adam_kernel
-    from numba.core.errors import NumbaError
-
-    dtype = arrays[0].dtype
+    else:
+        try:
+            _warm_up(kernel, dtype)
+        except numba.core.errors.NumbaError as error:
+            # The loop itself failed to compile, which no cache setting changes.
+            _log_compile_failure(error)
+            return None
+        except Exception as error:  # A damaged file raises EOFError, pickle errors, ...
+            cleared = _clear_cache(kernel)
+            logger.warning(
+                "Numba's cache of the Adam step could not be read or written "
+                "(%s: %s), so the step compiles without it%s",
+                type(error).__name__,
+                error,
+                "; the cache was cleared and the next run rebuilds it"
+                if cleared
+                else f"; delete the compiled._adam_loop files {_cache_folder(numba)}",
+            )
+        else:
+            logger.debug(
+                "Adam steps on %s run compiled by Numba %s", dtype, numba.__version__
+            )
+            return kernel
     try:
-        kernel(*arrays, *(dtype.type(value) for value in coefficients))
-    except NumbaError as error:
-        logger.warning(
-            "compiling the Adam step failed, so Adam steps use NumPy: %s", error
-        )
-        _adam_kernel = None
+        kernel = numba.njit(**options)(_adam_loop)
+        _warm_up(kernel, dtype)
+    except Exception as error:  # Numba and LLVM errors share no narrower base.
+        _log_compile_failure(error)
+        return None
+    logger.debug("Adam steps on %s run compiled by Numba %s", dtype, numba.__version__)
+    return kernel
+
+
+def _log_compile_failure(error: Exception) -> None:
+    logger.warning(
+        "compiling the Adam step failed, so Adam steps use NumPy: %s: %s",
+        type(error).__name__,
+        error,
+    )
+
+
+def _clear_cache(kernel: Any) -> bool:
+    """Empty the cache index of ``kernel`` and return True if that worked."""
+    cache = getattr(kernel, "_cache", None)
+    try:
+        cache.flush()
+    except Exception:  # An unwritable or vanished folder. The caller logs it.
         return False
     return True
+
+
+def _warm_up(kernel: Callable, dtype: np.dtype) -> None:
+    """Compile ``kernel`` for ``dtype`` by running it on empty arrays.
+
+    Loading from the cache, compiling and saving to the cache all happen here,
+    so their failures surface before any parameter is touched.
+    """
+    empty = tuple(np.zeros(0, dtype=dtype) for _ in range(4))
+    run_adam_kernel(kernel, empty, (1.0,) * 8)
+
+
+def _cache_folder(numba: Any) -> str:
+    """Return where Numba caches this module's code, as far as it can be told."""
+    if numba.config.CACHE_DIR:
+        return f"in {numba.config.CACHE_DIR}"
+    return f"in {Path(__file__).parent / '__pycache__'} or in ~/.cache/numba"

@@ -324,9 +324,6 @@ class Adam(Optimizer):
         if type(self)._update is not Adam._update:
             # A subclass changed the rule, which the compiled loop would skip.
             return False
-        kernel = compiled.adam_kernel(parameters.size)
-        if kernel is None:
-            return False
         arrays = (
             parameters,
             gradients,
@@ -335,7 +332,11 @@ class Adam(Optimizer):
         )
         if not _plain_float_vectors(arrays):
             return False
-        return compiled.run_adam_kernel(kernel, arrays, self.coefficients())
+        kernel = compiled.adam_kernel(parameters.size, parameters.dtype)
+        if kernel is None:
+            return False
+        compiled.run_adam_kernel(kernel, arrays, self.coefficients())
+        return True
 
     def get_config(self) -> dict[str, Any]:
         return {
@@ -387,10 +388,11 @@ def _adam_rule(
 
 
 def _plain_float_vectors(arrays: tuple[NDArray, ...]) -> bool:
-    """Return True if the arrays are writable float vectors of one dtype and size.
+    """Return True if the arrays are float vectors of one dtype, size and layout.
 
-    The compiled loop takes only those. Anything else goes through NumPy,
-    whose casting rules decide what mixed dtypes give.
+    The compiled loop takes only writable, aligned, C-contiguous vectors, the
+    layout it was compiled for. Anything else goes through NumPy, whose casting rules
+    decide what mixed dtypes give.
     """
     first = arrays[0]
     return first.dtype in (np.float32, np.float64) and all(
@@ -398,6 +400,8 @@ def _plain_float_vectors(arrays: tuple[NDArray, ...]) -> bool:
         and array.ndim == 1
         and array.shape == first.shape
         and array.flags.writeable
+        and array.flags.c_contiguous
+        and array.flags.aligned
         for array in arrays
     )
 
