@@ -191,6 +191,42 @@ def test_regression_boundary_on_two_inputs(tmp_path):
     assert_png(path)
 
 
+def test_multilabel_report_counts_outcomes(tmp_path):
+    rng = np.random.default_rng(4)
+    features = rng.normal(size=(90, 2))
+    labels = np.column_stack([features[:, 0] > 0, features[:, 1] > 0]).astype(int)
+    model = fit_quietly(
+        MLP(hidden_layers=(6,), max_epochs=8, task="multilabel"), features, labels
+    )
+    path = tmp_path / "report.png"
+
+    figure = plot_model(model, features, labels)
+    save_figure(figure, path)
+
+    panels = {axis.get_title(): axis for axis in figure.axes}
+    outcome_titles = [title for title in panels if title.startswith("Outcomes per")]
+    assert len(outcome_titles) == 1
+    counts = panels[outcome_titles[0]].images[0].get_array()
+    predicted = model.predict(features)
+    true_positives = ((predicted == 1) & (labels == 1)).sum(axis=0)
+    np.testing.assert_array_equal(counts[:, 3], true_positives)
+    np.testing.assert_array_equal(counts.sum(axis=1), [90, 90])
+    assert "Decision boundary per label" in panels
+    assert len(panels["Decision boundary per label"].get_legend().get_texts()) == 2
+    assert_png(path)
+
+
+def test_boundary_takes_array_features(two_class_2d):
+    model, features, target = two_class_2d
+    figure = new_figure(4, 4)
+    axis = figure.subplots()
+
+    draw_decision_boundary(axis, model, features.to_numpy(), target)
+
+    assert axis.get_title() == "Decision boundary"
+    assert axis.get_xlabel() == "a"
+
+
 def test_boundary_rejects_three_inputs(regression_mixed):
     model, features, target = regression_mixed
     figure = new_figure(4, 4)

@@ -20,11 +20,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
-from sklearn.metrics import confusion_matrix
+from sklearn.metrics import confusion_matrix, multilabel_confusion_matrix
 
 from .data import format_columns
 from .errors import DataError, MissingDependencyError, ParameterError
 from .metrics import METRIC_LABELS, task_metrics
+from .model import training_feature_frame
 from .modelfile import write_atomically
 from .network import Network
 from .network_drawing import MAX_DRAWN_UNITS, draw_network
@@ -211,14 +212,43 @@ def draw_confusion_matrix(
     ax.set_xticks(ticks, labels, rotation=45 if len(labels) > 4 else 0, ha="right")
     ax.set_yticks(ticks, labels)
     if len(labels) <= MAX_ANNOTATED_CLASSES:
-        threshold = matrix.max() / 2
-        for (row, column), count in np.ndenumerate(matrix):
-            color = "white" if count > threshold else "black"
-            ax.text(column, row, str(count), ha="center", va="center", color=color)
+        _write_counts(ax, matrix)
     accuracy = np.trace(matrix) / max(matrix.sum(), 1)
     ax.set_xlabel("predicted class")
     ax.set_ylabel("true class")
     ax.set_title(f"Confusion matrix (accuracy {accuracy:.3f})")
+
+
+def _write_counts(ax: Any, counts: NDArray) -> None:
+    """Write each count on its cell, white on the darker half of the colour map."""
+    threshold = counts.max() / 2
+    for (row, column), count in np.ndenumerate(counts):
+        color = "white" if count > threshold else "black"
+        ax.text(column, row, str(count), ha="center", va="center", color=color)
+
+
+#: Columns of :func:`draw_label_confusion`, in the order of
+#: ``sklearn.metrics.multilabel_confusion_matrix`` flattened per label.
+LABEL_OUTCOMES = ("true negative", "false positive", "false negative", "true positive")
+
+
+def draw_label_confusion(
+    ax: Any, y_true: NDArray, y_pred: NDArray, names: list[str]
+) -> None:
+    """Draw a multilabel model's counts per label: one row per label column.
+
+    ``y_true`` and ``y_pred`` have shape ``(n_samples, n_labels)`` with 0 and 1.
+    The title gives the share of rows whose every label is right.
+    """
+    counts = multilabel_confusion_matrix(y_true, y_pred).reshape(len(names), 4)
+    ax.imshow(counts, cmap="Blues", aspect="auto")
+    ax.set_xticks(np.arange(4), LABEL_OUTCOMES, rotation=30, ha="right")
+    ax.set_yticks(np.arange(len(names)), names)
+    if len(names) <= MAX_ANNOTATED_CLASSES:
+        _write_counts(ax, counts)
+    exact_match = np.mean(np.all(np.asarray(y_true) == np.asarray(y_pred), axis=1))
+    ax.set_ylabel("label")
+    ax.set_title(f"Outcomes per label (all labels right in {exact_match:.1%} of rows)")
 
 
 def draw_predicted_vs_true(
@@ -263,7 +293,8 @@ def draw_decision_boundary(
     """Draw the model's predictions over the plane of its two numeric inputs.
 
     Classifiers show the predicted class regions (and the 0.5 probability
-    contour for two classes), regressors the predicted value. The rows of
+    contour for two classes), multilabel models the 0.5 probability contour
+    of each label, regressors the predicted value. The rows of
     ``features`` are drawn on top, coloured by ``target`` when given: a
     DataFrame, a Series or an array, as :meth:`MLP.evaluate` takes it.
 
@@ -274,7 +305,9 @@ def draw_decision_boundary(
     ParameterError
         If the model does not have exactly two numeric input columns.
     DataError
-        If ``target`` has another number of rows than ``features``.
+        If ``target`` has another number of rows than ``features``, or
+        ``features`` is an array with another number of columns than in
+        training.
     """
     names = two_numeric_inputs(model)
     if names is None:
@@ -283,6 +316,7 @@ def draw_decision_boundary(
             "a decision boundary needs a model with exactly two numeric input "
             f"columns; this model has {len(inputs)}: {format_columns(inputs)}"
         )
+    features = training_feature_frame(features, model.preprocessor_.feature_names_in_)
     target = _target_frame(model, target)
     if target is not None and len(target) != len(features):
         raise DataError(
@@ -297,6 +331,8 @@ def draw_decision_boundary(
 
     if model.task_ == "regression":
         _draw_value_surface(ax, model, grid_x, grid_y, outputs, x, y, target)
+    elif model.task_ == "multilabel":
+        _draw_label_boundaries(ax, model, grid_x, grid_y, outputs, x, y)
     else:
         _draw_class_regions(ax, model, grid_x, grid_y, outputs, x, y, target)
     ax.set_xlabel(names[0])
@@ -373,6 +409,40 @@ def _draw_class_regions(
     ax.set_title("Decision boundary")
 
 
+def _draw_label_boundaries(
+    ax: Any,
+    model: MLP,
+    grid_x: NDArray,
+    grid_y: NDArray,
+    outputs: NDArray,
+    x: NDArray,
+    y: NDArray,
+) -> None:
+    """Draw each label's 0.5 probability contour, one colour per label.
+
+    Labels overlap, so no region belongs to one label and the rows are drawn
+    in grey.
+    """
+    from matplotlib.lines import Line2D
+
+    names = list(model.target_encoder_.target_names_)
+    for index in range(len(names)):
+        ax.contour(
+            grid_x,
+            grid_y,
+            outputs[:, index].reshape(grid_x.shape),
+            levels=[0.5],
+            colors=[f"C{index % 10}"],
+        )
+    ax.scatter(x, y, s=12, color="gray", edgecolors="black", linewidths=0.3)
+    handles = [
+        Line2D([], [], color=f"C{index % 10}", label=name)
+        for index, name in enumerate(names)
+    ]
+    ax.legend(handles=handles, title="p = 0.5 for label")
+    ax.set_title("Decision boundary per label")
+
+
 def _draw_value_surface(
     ax: Any,
     model: MLP,
@@ -413,10 +483,11 @@ def plot_model(
 ) -> Any:
     """Return a figure of a fitted model: learning curves and, given data, results.
 
-    With ``features`` and ``target`` it adds a confusion matrix (classifiers)
-    or predicted against true values (regression), and for a model with two
-    numeric inputs the decision boundary over the rows. ``target`` is a
-    DataFrame, a Series or an array, as :meth:`MLP.evaluate` takes it.
+    With ``features`` and ``target`` it adds a confusion matrix (classifiers),
+    outcome counts per label (multilabel) or predicted against true values
+    (regression), and for a model with two numeric inputs the decision
+    boundary over the rows. ``target`` is a DataFrame, a Series or an array,
+    as :meth:`MLP.evaluate` takes it.
 
     Raises
     ------
@@ -448,6 +519,9 @@ def plot_model(
         if model.task_ == "regression":
             names = list(model.target_encoder_.target_names_)
             draw_predicted_vs_true(axes[2], y_true, y_pred, names)
+        elif model.task_ == "multilabel":
+            names = list(model.target_encoder_.target_names_)
+            draw_label_confusion(axes[2], y_true, y_pred, names)
         else:
             draw_confusion_matrix(axes[2], y_true[:, 0], y_pred, model.classes_)
     if with_boundary:
