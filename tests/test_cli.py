@@ -13,10 +13,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from rich.console import Console
 
 from mlpkit.cli import commands as cli_commands
 from mlpkit.cli import parser as cli_parser
 from mlpkit.cli import main
+from mlpkit.cli.display import LogLineHandler
 from mlpkit.data import read_csv
 from mlpkit.errors import DataError
 from mlpkit.model import MLP
@@ -644,8 +646,62 @@ def test_debug_shows_log_records(classifier, tmp_path, capsys):
     )
 
     assert status == 0
-    assert "DEBUG" in err
-    assert "epoch 1" in err
+    assert "debug: epoch 1" in err
+
+
+def test_library_warning_is_one_line(classifier, tmp_path, capsys, monkeypatch):
+    data, _ = classifier
+    monkeypatch.setenv("MLPKIT_COMPILED", "maybe")
+    monkeypatch.setattr("mlpkit.compiled._warned_values", set())
+    # The variable is read only for networks large enough for the compiled step.
+    status, _, err = run_cli(
+        capsys,
+        "train",
+        data,
+        "--target",
+        "label",
+        *["--epochs", "1", "--hidden", "400,250"],
+        "-o",
+        tmp_path / "m.mlpkit",
+    )
+
+    assert status == 0
+    lines = [line for line in err.splitlines() if "MLPKIT_COMPILED" in line]
+    assert lines == [
+        "warning: MLPKIT_COMPILED='maybe' is invalid, so the compiled Adam step "
+        "stays on. Set it to 0, false, no or off to turn the step off."
+    ]
+
+
+def test_log_lines_join_message_lines():
+    stream = io.StringIO()
+    handler = LogLineHandler(Console(file=stream, width=40))
+    record = logging.LogRecord(
+        "mlpkit.test", logging.INFO, __file__, 1, "first\nsecond", None, None
+    )
+
+    handler.emit(record)
+
+    assert stream.getvalue() == "info: first second\n"
+
+
+def test_log_lines_keep_traceback():
+    stream = io.StringIO()
+    handler = LogLineHandler(Console(file=stream, width=40))
+    try:
+        raise ValueError("bad value")
+    except ValueError:
+        exc_info = sys.exc_info()
+    record = logging.LogRecord(
+        "mlpkit.test", logging.DEBUG, __file__, 1, "failed with", None, exc_info
+    )
+
+    handler.emit(record)
+
+    lines = stream.getvalue().splitlines()
+    assert lines[0] == "debug: failed with"
+    assert lines[1] == "Traceback (most recent call last):"
+    assert lines[-1] == "ValueError: bad value"
 
 
 def test_main_restores_logger(classifier, capsys):

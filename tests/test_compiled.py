@@ -34,6 +34,8 @@ def fresh_kernel(monkeypatch):
     monkeypatch.setattr(compiled, "_numba", compiled._NOT_LOADED)
     monkeypatch.setattr(compiled, "_kernels", {})
     monkeypatch.setattr(compiled, "_warned_values", set())
+    monkeypatch.setattr(compiled, "_logged_messages", set())
+    monkeypatch.setattr(compiled, "_logged_sizes", set())
     monkeypatch.delenv("MLPKIT_COMPILED", raising=False)
 
 
@@ -210,23 +212,53 @@ def test_missing_numba_falls_back_to_numpy(monkeypatch, numpy_rule_calls, caplog
 
 
 class BrokenNumbaFinder:
-    """An import hook that fails as a Numba without its LLVM library does."""
+    """An import hook that makes ``import numba`` raise ``error``."""
+
+    def __init__(self, error):
+        self.error = error
 
     def find_spec(self, name, path=None, target=None):
         if name == "numba":
-            raise OSError("Could not find/load shared object file 'libllvmlite.so'")
+            raise self.error
         return None
 
 
-def test_broken_numba_falls_back_to_numpy(monkeypatch, numpy_rule_calls, caplog):
+@pytest.mark.parametrize(
+    "error",
+    [
+        OSError("Could not find/load shared object file 'libllvmlite.so'"),
+        ImportError("Numba needs NumPy 2.5 or less. Got NumPy 2.6."),
+        ModuleNotFoundError("No module named 'llvmlite'", name="llvmlite"),
+    ],
+    ids=["missing_library", "numpy_too_new", "missing_dependency"],
+)
+def test_broken_numba_falls_back_to_numpy(error, monkeypatch, numpy_rule_calls, caplog):
     monkeypatch.delitem(sys.modules, "numba", raising=False)
-    monkeypatch.setattr(sys, "meta_path", [BrokenNumbaFinder(), *sys.meta_path])
+    monkeypatch.setattr(sys, "meta_path", [BrokenNumbaFinder(error), *sys.meta_path])
 
     with caplog.at_level(logging.WARNING, logger="mlpkit.compiled"):
         assert_numpy_fallback(monkeypatch, numpy_rule_calls)
 
-    assert caplog.text.count("importing Numba failed") == 1
-    assert "libllvmlite.so" in caplog.text
+    warnings = [record.getMessage() for record in caplog.records]
+    assert len(warnings) == 1
+    assert warnings[0].startswith("importing Numba failed")
+    assert f"{type(error).__name__}: {error}" in warnings[0]
+    assert "\n" not in warnings[0]
+
+
+def test_numpy_path_reasons_logged_once(monkeypatch, caplog):
+    with caplog.at_level(logging.DEBUG, logger="mlpkit.compiled"):
+        for _ in range(3):
+            assert compiled.adam_kernel(5, np.float32) is None
+        monkeypatch.setenv("MLPKIT_COMPILED", "0")
+        for _ in range(3):
+            assert compiled.adam_kernel(10**6, np.float32) is None
+
+    messages = [record.getMessage() for record in caplog.records]
+    assert messages == [
+        "Adam steps on 5 parameters use NumPy: the compiled step starts at 100,000",
+        "MLPKIT_COMPILED is off, so Adam steps use NumPy",
+    ]
 
 
 def test_disabled_jit_falls_back_to_numpy(numba, monkeypatch, numpy_rule_calls):
@@ -310,6 +342,25 @@ def test_failed_cache_write_compiles_without_cache(
     assert kernel is not None
     assert caplog.text.count("could not be read or written") == 1
     assert "File too large" in caplog.text
+
+
+def test_failure_outside_cache_keeps_cache(cache_folder, monkeypatch, caplog):
+    assert compiled.adam_kernel(10**6, np.float32) is not None
+    index = next(cache_folder.rglob("*_adam_loop*.nbi"))
+    contents = index.read_bytes()
+
+    def broken_numba(kernel, dtype):
+        raise SyntaxError("invalid syntax (mathimpl.py, line 400)")
+
+    monkeypatch.setattr(compiled, "_kernels", {})
+    monkeypatch.setattr(compiled, "_warm_up", broken_numba)
+    with caplog.at_level(logging.WARNING, logger="mlpkit.compiled"):
+        assert compiled.adam_kernel(10**6, np.float32) is None
+
+    messages = [record.getMessage() for record in caplog.records]
+    assert len(messages) == 1
+    assert messages[0].startswith("compiling the Adam step failed")
+    assert index.read_bytes() == contents
 
 
 def test_failed_compilation_falls_back_to_numpy(

@@ -45,6 +45,8 @@ _numba: Any = _NOT_LOADED
 #: The kernel for each dtype name, once loaded, or None where loading failed.
 _kernels: dict[str, Callable | None] = {}
 _warned_values: set[str] = set()
+_logged_messages: set[str] = set()
+_logged_sizes: set[int] = set()
 
 
 def _adam_loop(
@@ -109,7 +111,20 @@ def adam_kernel(size: int, dtype: npt.DTypeLike) -> Callable | None:
     loop. A returned kernel has already run once on empty arrays of ``dtype``,
     so calling it on C-contiguous arrays of that dtype compiles nothing more.
     """
-    if size < MIN_COMPILED_SIZE or not compiled_enabled():
+    if size < MIN_COMPILED_SIZE:
+        # Checked first and without formatting, because small networks call
+        # this on every step.
+        if size not in _logged_sizes:
+            _logged_sizes.add(size)
+            logger.debug(
+                "Adam steps on %s parameters use NumPy: the compiled step starts "
+                "at %s",
+                f"{size:,}",
+                f"{MIN_COMPILED_SIZE:,}",
+            )
+        return None
+    if not compiled_enabled():
+        _debug_once("MLPKIT_COMPILED is off, so Adam steps use NumPy")
         return None
     name = np.dtype(dtype).name
     if name not in _kernels:
@@ -130,17 +145,18 @@ def _import_numba() -> Any:
         return _numba
     try:
         import numba
-    except ImportError:
-        logger.debug("Numba is not installed, so Adam steps use NumPy")
-        numba = None
     except Exception as error:
-        # A broken install fails in many ways: a missing libllvmlite.so raises
-        # OSError, and a NumPy newer than Numba supports raises ImportError.
-        logger.warning(
-            "importing Numba failed, so Adam steps use NumPy: %s: %s",
-            type(error).__name__,
-            error,
-        )
+        if isinstance(error, ModuleNotFoundError) and error.name == "numba":
+            logger.debug("Numba is not installed, so Adam steps use NumPy")
+        else:
+            # A broken install fails in many ways: a missing libllvmlite.so
+            # raises OSError, a missing llvmlite ModuleNotFoundError, and a
+            # NumPy newer than Numba supports ImportError.
+            logger.warning(
+                "importing Numba failed, so Adam steps use NumPy: %s",
+                _describe(error),
+            )
+            logger.debug("traceback of the failed Numba import:", exc_info=error)
         numba = None
     if numba is not None and numba.config.DISABLE_JIT:
         # With the JIT off, Numba would run the loop as Python, one element at
@@ -154,9 +170,10 @@ def _import_numba() -> Any:
 def _load_kernel(dtype: np.dtype) -> Callable | None:
     """Compile the Adam loop for ``dtype``, or return None if that fails.
 
-    The loop is first loaded from Numba's cache or compiled into it. If the
-    cache cannot be used, the loop is compiled without it, which costs about
-    0.35 s. A damaged cache is cleared, so the next process rebuilds it.
+    The loop is first loaded from Numba's cache or compiled into it. If that
+    fails but compiling without the cache works, the cache was at fault: it
+    is cleared, so the next process rebuilds it, and this process keeps the
+    uncached loop, which costs about 0.35 s to compile.
     """
     numba = _import_numba()
     if numba is None:
@@ -165,7 +182,7 @@ def _load_kernel(dtype: np.dtype) -> Callable | None:
     # does, instead of raising, which also lets the loop be vectorized.
     options = {"nogil": True, "error_model": "numpy"}
     try:
-        kernel = numba.njit(cache=True, **options)(_adam_loop)
+        cached_kernel = numba.njit(cache=True, **options)(_adam_loop)
     except RuntimeError as error:
         # Numba raises this when no cache folder is writable: neither
         # NUMBA_CACHE_DIR, nor the package folder, nor ~/.cache/numba.
@@ -174,45 +191,56 @@ def _load_kernel(dtype: np.dtype) -> Callable | None:
             "every process: %s",
             error,
         )
-    else:
+        cached_kernel = None
+    cache_error = None
+    if cached_kernel is not None:
         try:
-            _warm_up(kernel, dtype)
-        except numba.core.errors.NumbaError as error:
-            # The loop itself failed to compile, which no cache setting changes.
-            _log_compile_failure(error)
-            return None
+            _warm_up(cached_kernel, dtype)
         except Exception as error:  # A damaged file raises EOFError, pickle errors, ...
-            cleared = _clear_cache(kernel)
-            logger.warning(
-                "Numba's cache of the Adam step could not be read or written "
-                "(%s: %s), so the step compiles without it%s",
-                type(error).__name__,
-                error,
-                "; the cache was cleared and the next run rebuilds it"
-                if cleared
-                else f"; delete the compiled._adam_loop files {_cache_folder(numba)}",
-            )
+            cache_error = error
         else:
-            logger.debug(
-                "Adam steps on %s run compiled by Numba %s", dtype, numba.__version__
-            )
-            return kernel
+            _log_compiled(dtype, numba)
+            return cached_kernel
+
     try:
         kernel = numba.njit(**options)(_adam_loop)
         _warm_up(kernel, dtype)
     except Exception as error:  # Numba and LLVM errors share no narrower base.
-        _log_compile_failure(error)
+        logger.warning(
+            "compiling the Adam step failed, so Adam steps use NumPy: %s",
+            _describe(error),
+        )
+        logger.debug("traceback of the failed compilation:", exc_info=error)
         return None
-    logger.debug("Adam steps on %s run compiled by Numba %s", dtype, numba.__version__)
+    if cache_error is not None:
+        cleared = _clear_cache(cached_kernel)
+        logger.warning(
+            "Numba's cache of the Adam step could not be read or written, so "
+            "the step compiles without it (%s). %s",
+            _describe(cache_error),
+            "The cache was cleared, and the next run rebuilds it."
+            if cleared
+            else f"Delete the compiled._adam_loop files {_cache_folder(numba)}.",
+        )
+    _log_compiled(dtype, numba)
     return kernel
 
 
-def _log_compile_failure(error: Exception) -> None:
-    logger.warning(
-        "compiling the Adam step failed, so Adam steps use NumPy: %s: %s",
-        type(error).__name__,
-        error,
-    )
+def _log_compiled(dtype: np.dtype, numba: Any) -> None:
+    logger.debug("Adam steps on %s run compiled by Numba %s", dtype, numba.__version__)
+
+
+def _describe(error: BaseException) -> str:
+    """Return the error's type and the first line of its message."""
+    lines = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {lines[0] if lines else ''}".rstrip(": ")
+
+
+def _debug_once(message: str) -> None:
+    """Log ``message`` at DEBUG level the first time it comes in this process."""
+    if message not in _logged_messages:
+        _logged_messages.add(message)
+        logger.debug(message)
 
 
 def _clear_cache(kernel: Any) -> bool:

@@ -184,6 +184,29 @@ def print_line(console: Console, label: str, style: str, message: str) -> None:
     print_text(console, Text.assemble((f"{label}: ", style), message))
 
 
+class LogLineHandler(logging.Handler):
+    """Print each log record as one ``level: message`` line, like the warnings.
+
+    A traceback attached to a record follows on the lines after it.
+    """
+
+    STYLES = {"warning": "bold yellow", "error": "bold red", "critical": "bold red"}
+
+    def __init__(self, console: Console):
+        super().__init__()
+        self.console = console
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            label = record.levelname.lower()
+            message = " ".join(record.getMessage().split("\n"))
+            if record.exc_info:
+                message += "\n" + logging.Formatter().formatException(record.exc_info)
+            print_line(self.console, label, self.STYLES.get(label, "dim"), message)
+        except Exception:  # logging's contract: report through handleError.
+            self.handleError(record)
+
+
 @contextmanager
 def reported_warnings(err: Console) -> Iterator[None]:
     """Collect the warnings raised inside the block and print each once, as one line.

@@ -22,7 +22,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from rich.console import Console
-from rich.logging import RichHandler
 
 from ..errors import MlpkitError
 from . import INTERRUPTED_LABEL, INTERRUPTED_MESSAGE
@@ -33,6 +32,7 @@ from .commands import (
 )
 from .display import (
     BrokenPipeRaisingConsole,
+    LogLineHandler,
     StdoutConsole,
     discard_stdout,
     print_line,
@@ -83,7 +83,7 @@ def logging_to_stderr(debug: bool, err: Console) -> Iterator[None]:
     """
     package_logger = logging.getLogger("mlpkit")
     previous_level = package_logger.level
-    handler = RichHandler(console=err, show_path=False, show_time=False)
+    handler = LogLineHandler(err)
     package_logger.addHandler(handler)
     package_logger.setLevel(logging.DEBUG if debug else logging.WARNING)
     try:
