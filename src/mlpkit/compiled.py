@@ -29,10 +29,10 @@ import numpy.typing as npt
 logger = logging.getLogger(__name__)
 
 #: Parameter count below which the NumPy path runs. Importing Numba and loading
-#: the cached loop take about 0.4 s and 120 MiB of memory, and compiling it
-#: takes 0.5 s more (2-core AMD EPYC, Numba 0.68). At 100,000 parameters a
-#: compiled step saves about 0.09 ms, so the load pays for itself within a few
-#: thousand steps. Smaller networks would wait longer for it.
+#: the cached loop take 0.25 to 0.4 s and 100 to 120 MiB of memory, and
+#: compiling it 0.35 to 0.5 s more (measured on a 2-core AMD EPYC, Numba 0.68).
+#: At 100,000 parameters a compiled step saves about 0.09 ms, so the load pays
+#: for itself within a few thousand steps. Smaller networks would wait longer.
 MIN_COMPILED_SIZE = 100_000
 
 #: Values of ``MLPKIT_COMPILED`` that turn the compiled path off and on. Case
