@@ -28,7 +28,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from mlpkit import MLP
-from mlpkit.network import Network
+from mlpkit.network import Network, count_parameters
 from mlpkit.optimizers import Adam
 from mlpkit.training import run_epoch
 
@@ -63,8 +63,7 @@ def optimizer_path(workload: Workload) -> str:
     """Return which implementation runs the Adam step of ``workload``."""
     from mlpkit import compiled
 
-    sizes = workload.layer_sizes
-    size = sum((n_in + 1) * n_out for n_in, n_out in zip(sizes, sizes[1:]))
+    size = count_parameters(workload.layer_sizes, "relu", "softmax")
     if compiled.adam_kernel(size, np.float32) is None:
         return "Adam step in NumPy"
     import numba

@@ -196,7 +196,9 @@ def _load_kernel(dtype: np.dtype) -> Callable | None:
     if cached_kernel is not None:
         try:
             _warm_up(cached_kernel, dtype)
-        except Exception as error:  # A damaged file raises EOFError, pickle errors, ...
+        except Exception as error:
+            # A damaged cache file raises EOFError or UnpicklingError, and a
+            # failed write raises OSError.
             cache_error = error
         else:
             _log_compiled(dtype, numba)
@@ -233,7 +235,8 @@ def _log_compiled(dtype: np.dtype, numba: Any) -> None:
 def _describe(error: BaseException) -> str:
     """Return the error's type and the first line of its message."""
     lines = str(error).strip().splitlines()
-    return f"{type(error).__name__}: {lines[0] if lines else ''}".rstrip(": ")
+    name = type(error).__name__
+    return f"{name}: {lines[0]}" if lines else name
 
 
 def _debug_once(message: str) -> None:
@@ -264,7 +267,7 @@ def _warm_up(kernel: Callable, dtype: np.dtype) -> None:
 
 
 def _cache_folder(numba: Any) -> str:
-    """Return where Numba caches this module's code, as far as it can be told."""
+    """Return the folders where Numba may cache this module's compiled code."""
     if numba.config.CACHE_DIR:
         return f"in {numba.config.CACHE_DIR}"
     return f"in {Path(__file__).parent / '__pycache__'} or in ~/.cache/numba"

@@ -391,8 +391,8 @@ def _plain_float_vectors(arrays: tuple[NDArray, ...]) -> bool:
     """Return True if the arrays are float vectors of one dtype, size and layout.
 
     The compiled loop takes only writable, aligned, C-contiguous vectors, the
-    layout it was compiled for. Anything else goes through NumPy, whose casting rules
-    decide what mixed dtypes give.
+    layout it was compiled for. Anything else goes through NumPy, whose
+    casting rules decide what mixed dtypes give.
     """
     first = arrays[0]
     return first.dtype in (np.float32, np.float64) and all(
@@ -565,14 +565,6 @@ class Adagrad(Optimizer):
         self.learning_rate_decay = _check_range(
             "learning_rate_decay", learning_rate_decay, 0.0, np.inf, low_open=False
         )
-
-    def _compiled_step(self, parameters: NDArray, gradients: NDArray) -> bool:
-        """Update with a compiled loop and return True, or return False.
-
-        Rules without a compiled loop return False, and ``step`` then calls
-        ``_update`` slice by slice.
-        """
-        return False
 
     def _initial_state(self, parameters: NDArray) -> dict[str, NDArray]:
         return {

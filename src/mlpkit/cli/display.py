@@ -199,11 +199,11 @@ class LogLineHandler(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         try:
             label = record.levelname.lower()
-            message = " ".join(record.getMessage().split("\n"))
+            message = record.getMessage().replace("\n", " ")
             if record.exc_info:
                 message += "\n" + logging.Formatter().formatException(record.exc_info)
             print_line(self.console, label, self.STYLES.get(label, "dim"), message)
-        except Exception:  # logging's contract: report through handleError.
+        except Exception:  # logging expects handlers to call handleError.
             self.handleError(record)
 
 
